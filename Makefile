@@ -1,0 +1,36 @@
+# KVM vmclock provider: a patch series for Linux 7.3, with its test bench.
+# See README.md. Every target runs from a fresh clone; build output goes to build/.
+
+SHELL := /bin/bash
+BENCH := bench
+BUILD ?= $(CURDIR)/build
+export BUILD
+
+.PHONY: all check check-debug kernel kernel-debug tree deps guard selftests verdict clean help
+
+all: help
+
+help:
+	@echo "make check        build the patched kernel, boot it under QEMU, run KUnit and KVM selftests"
+	@echo "make check-debug  the same on the debug kernel (lockdep, KASAN, UBSAN, DEBUG_ATOMIC_SLEEP...)"
+	@echo "make tree         only make the patched tree in build/linux"
+	@echo "make clean        remove build/ (the ccache outside the clone is kept)"
+
+deps:
+	@$(BENCH)/deps.sh
+
+guard:
+	@$(BENCH)/guard.sh
+
+tree: deps
+	@$(BENCH)/tree.sh
+
+# One verdict each; the VM's log stays in build/check-VARIANT.log
+check: tree
+	@$(BENCH)/check.sh fast
+
+check-debug: tree
+	@$(BENCH)/check.sh debug
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Boot the bench VM (the patched kernel under QEMU TCG with nested SVM) and run the tests.
+# Usage: bench/boot.sh VARIANT LOG. The verdict is bench/verdict.py's, on LOG.
+. "$(dirname "$0")/lib.sh"
+variant=${1:-fast} logf=${2:-$BUILD/check-$variant.log}
+kernel=$BUILD/kbuild-$variant/arch/x86/boot/bzImage
+# TCG with KASAN and lockdep is slow: give the debug kernel more time.
+limit=${BOOT_TIMEOUT:-$([ "$variant" = fast ] && echo 900 || echo 2400)}
+append="console=ttyS0 panic=-1 tsc=reliable oops=panic kunit.filter_glob=${KUNIT_GLOB:-*} ${APPEND:-}"
+log "booting $variant kernel (timeout ${limit}s), log in $logf"
+start=$(date +%s)
+timeout --foreground -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
+	-nographic -no-reboot -kernel "$kernel" -initrd "$BUILD/initrd.gz" \
+	-append "$append" </dev/null >"$logf" 2>&1 || echo "BENCH: qemu exit status $?" >>"$logf"
+log "VM ran $(( $(date +%s) - start ))s"

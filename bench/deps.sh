@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install the Debian packages the bench needs (when run as root and any is missing).
+. "$(dirname "$0")/lib.sh"
+PKGS="flex bison bc libelf-dev libssl-dev cpio rsync busybox-static ccache dwarves
+      qemu-system-x86 uuid-dev libc6-dev gcc make git python3 xz-utils perl sparse"
+missing=()
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	die "missing packages: ${missing[*]} (run as root, or apt-get install them)"
+fi
+log "installing ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Configure and build the patched kernel: bench/kernel.sh fast|debug
+# Output in build/kbuild-VARIANT (bzImage, and the installed uAPI headers in hdr/).
+. "$(dirname "$0")/lib.sh"
+variant=${1:-fast}
+out=$BUILD/kbuild-$variant
+frags=("$TOP/bench/config/fast.config")
+[ "$variant" = fast ] || frags+=("$TOP/bench/config/$variant.config")
+mkdir -p "$out"
+mk() { make -C "$SRC" O="$out" CC="ccache gcc" HOSTCC="ccache gcc" -j"$JOBS" "$@"; }
+
+# Reconfigure only when the fragments change (a stamp keeps warm builds incremental).
+cfgsum=$(cat "${frags[@]}" | sha256sum | cut -c1-16)
+if [ ! -f "$out/.config" ] || [ "$(cat "$out/.bench-config" 2>/dev/null)" != "$cfgsum" ]; then
+	log "configuring $variant kernel"
+	mk -s tinyconfig >/dev/null
+	(cd "$out" && KCONFIG_CONFIG=.config "$SRC/scripts/kconfig/merge_config.sh" -m -O "$out" \
+		.config "${frags[@]}" >/dev/null)
+	mk -s olddefconfig >/dev/null
+	# Every option the fragments ask for must have survived Kconfig's dependencies.
+	bad=0
+	for f in "${frags[@]}"; do
+		while IFS= read -r line; do
+			case "$line" in CONFIG_*=n) o=${line%=n}
+				grep -q "^$o=" "$out/.config" && { echo "$o is set" >&2; bad=1; } ;;
+			CONFIG_*) grep -qx "$line" "$out/.config" || { echo "not set: $line" >&2; bad=1; } ;;
+			esac
+		done <"$f"
+	done
+	[ $bad = 0 ] || die "kernel config does not match the fragments"
+	echo "$cfgsum" >"$out/.bench-config"
+fi
+log "building $variant kernel"
+mk -s bzImage
+mk -s headers_install INSTALL_HDR_PATH="$out/hdr" >/dev/null
+log "kernel ready: $out/arch/x86/boot/bzImage"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Make build/linux: the base tree (Debian linux-source-7.3, sha256-checked) as a git
+# repository, with each patch of patches/series applied as one commit. New files are
+# taken whole from the repository's kernel-path folders; edits to upstream files come
+# from the diff part of each patch.
+. "$(dirname "$0")/lib.sh"
+"$TOP/bench/guard.sh"
+want=$(series_hash)
+if [ -f "$SRC/.bench-series" ] && [ "$(cat "$SRC/.bench-series")" = "$want" ]; then
+	log "patched tree up to date ($want)"
+	exit 0
+fi
+
+if ! git -C "$SRC" rev-parse -q --verify refs/tags/base >/dev/null 2>&1; then
+	tarball=$LINUX_TARBALL
+	if [ ! -f "$tarball" ]; then
+		log "no tarball at $tarball"
+		tarball=$("$TOP/bench/fetch-base.sh")
+	fi
+	log "checking sha256 of $tarball"
+	echo "$LINUX_SHA256  $tarball" | sha256sum -c --quiet - || die "sha256 mismatch: $tarball"
+	rm -rf "$SRC" "$SRC.tmp" && mkdir -p "$SRC.tmp"
+	log "extracting base tree"
+	tar -xJf "$tarball" -C "$SRC.tmp" --strip-components=1
+	log "recording base tree as a git commit"
+	(cd "$SRC.tmp" && git init -q -b upstream && git config gc.auto 0 &&
+	 git config core.untrackedCache true && git add -A -f &&
+	 git commit -q -m "Linux 7.3.4 (Debian linux-source-7.3 $LINUX_DEB_VERSION)" && git tag base)
+	mv "$SRC.tmp" "$SRC"
+fi
+
+cd "$SRC"
+git checkout -q -B series base
+git clean -qfdx
+rm -f .bench-series
+n=0
+while read -r name; do
+	case "$name" in ''|'#'*) continue ;; esac
+	p=$TOP/patches/$name
+	[ -f "$p" ] || die "patches/series names $name, which does not exist"
+	n=$((n + 1))
+	# Header: Subject:, New-file: lines; blank line; body; a line '---'; the diff.
+	subject=$(sed -n '1,/^$/s/^Subject: //p' "$p")
+	[ -n "$subject" ] || die "$name: no Subject: header"
+	sed -n '1,/^$/s/^New-file: //p' "$p" | while read -r f; do
+		[ -f "$TOP/$f" ] || die "$name: New-file $f is not in the repository"
+		mkdir -p "$(dirname "$f")" && cp "$TOP/$f" "$f"
+	done
+	awk 'f; /^---$/ { f = 1 }' "$p" >"$BUILD/.diff"
+	if [ -s "$BUILD/.diff" ]; then
+		git apply --index --whitespace=error-all "$BUILD/.diff" ||
+			die "$name does not apply"
+	fi
+	git add -A
+	{ echo "$subject"; echo; sed -n '/^$/,/^---$/p' "$p" | sed '1d;$d'; } >"$BUILD/.msg"
+	git commit -q --allow-empty -F "$BUILD/.msg"
+done <"$TOP/patches/series"
+rm -f "$BUILD/.diff" "$BUILD/.msg"
+echo "$want" >.bench-series
+log "patched tree: $n patch(es) on base ($(git rev-parse --short HEAD))"

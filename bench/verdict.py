@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Turn a bench VM's serial log into one verdict.
+
+The log holds the kernel's console (KUnit's KTAP is printed at boot, before init)
+and, after "BENCH: selftests start", the TAP that bench/init prints for each
+selftest, with the test's own output behind "# ". Prints every test's result,
+then "N passed, N failed, N skipped"; exits 1 on any failure, on a VM that did
+not finish, and on any kernel splat anywhere in the log.
+"""
+import re
+import sys
+
+# Kernel messages that mean something went wrong, wherever they appear.
+SPLATS = [
+    r"WARNING: CPU: \d+", r"\bBUG: ", r"Kernel panic", r"\bOops\b", r"Call Trace:",
+    r"general protection fault", r"KASAN: ", r"UBSAN: ", r"possible circular locking",
+    r"possible recursive locking", r"inconsistent lock state", r"suspicious RCU usage",
+    r"INFO: rcu_\w+ (self-)?detected stall", r"rcu: INFO: ", r"sleeping function called from invalid context",
+    r"ODEBUG: ", r"list_(add|del) corruption", r"INFO: task .* blocked for more than",
+    r"WARNING: possible", r"lockdep: ", r"hung_task",
+]
+SPLAT_RE = re.compile("|".join(SPLATS))
+TAP_RE = re.compile(r"^(\s*)(not ok|ok) (\d+) (?:- )?([^#]*?)\s*(?:#\s*(.*))?$")
+# printk may prefix a timestamp
+TS_RE = re.compile(r"^\[\s*\d+\.\d+\] ")
+
+
+def main():
+    path = sys.argv[1]
+    with open(path, errors="replace") as f:
+        lines = [TS_RE.sub("", l.rstrip("\r\n")) for l in f]
+
+    results = []  # (kind, name, status, note)
+    splats = []
+    for i, l in enumerate(lines):
+        if SPLAT_RE.search(l):
+            splats.append((i + 1, l))
+
+    try:
+        start = lines.index("BENCH: selftests start")
+    except ValueError:
+        start = len(lines)
+
+    # KUnit: KTAP before init. Leaves are test cases (indented); a suite line
+    # (indented less) is counted only when it has no cases of its own.
+    stack = []
+    for l in lines[:start]:
+        m = TAP_RE.match(l)
+        if not m:
+            continue
+        indent, ok, _, name, directive = m.groups()
+        status = "pass" if ok == "ok" else "fail"
+        if directive and directive.upper().startswith("SKIP"):
+            status = "skip"
+        depth = len(indent)
+        # a result at depth d closes every result deeper than d
+        children = [r for r in stack if r[0] > depth]
+        stack = [r for r in stack if r[0] <= depth]
+        if children:
+            for r in children:
+                results.append(("kunit", r[1], r[2], r[3]))
+            if status == "fail" and all(r[2] != "fail" for r in children):
+                results.append(("kunit", name, status, directive or ""))
+        else:
+            stack.append((depth, name, status, directive or ""))
+    for r in stack:
+        results.append(("kunit", r[1], r[2], r[3]))
+
+    # Selftests: subtest lines behind "# " belong to the next top-level result.
+    sub = []
+    planned = None
+    seen_top = 0
+    for l in lines[start:]:
+        if l.startswith("1..") and planned is None:
+            planned = int(l[3:].split()[0])
+            continue
+        if l.startswith("# "):
+            m = TAP_RE.match(l[2:])
+            if m and not m.group(1):
+                ok, _, name, directive = m.group(2, 3, 4, 5)
+                st = "pass" if ok == "ok" else "fail"
+                if directive and directive.upper().startswith("SKIP"):
+                    st = "skip"
+                sub.append((name, st, directive or ""))
+            continue
+        m = TAP_RE.match(l)
+        if not m or m.group(1):
+            continue
+        seen_top += 1
+        ok, _, name, directive = m.group(2, 3, 4, 5)
+        st = "pass" if ok == "ok" else "fail"
+        if directive and directive.upper().startswith("SKIP"):
+            st = "skip"
+        if sub:
+            for s in sub:
+                results.append(("selftest", f"{name}: {s[0]}", s[1], s[2]))
+            if st == "fail" and all(s[1] != "fail" for s in sub):
+                results.append(("selftest", name, "fail", directive or ""))
+        else:
+            results.append(("selftest", name, st, directive or ""))
+        sub = []
+
+    finished = "BENCH: done" in lines
+    for kind, name, st, note in results:
+        word = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP"}[st]
+        print(f"{word:4} {kind:8} {name}" + (f"  ({note})" if note else ""))
+    problems = []
+    if not finished:
+        problems.append("the VM did not finish (no 'BENCH: done'; crash or timeout)")
+    if planned is None:
+        problems.append("no selftest plan in the log")
+    elif seen_top != planned:
+        problems.append(f"{seen_top} of {planned} planned selftests reported")
+    if not any(k == "kunit" for k, *_ in results):
+        problems.append("no KUnit results in the log")
+    for n, l in splats[:20]:
+        problems.append(f"kernel splat at log line {n}: {l.strip()}")
+    npass = sum(r[2] == "pass" for r in results)
+    nfail = sum(r[2] == "fail" for r in results) + len(problems)
+    nskip = sum(r[2] == "skip" for r in results)
+    for p in problems:
+        print(f"FAIL bench    {p}")
+    print(f"{npass} passed, {nfail} failed, {nskip} skipped")
+    return 1 if nfail else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
