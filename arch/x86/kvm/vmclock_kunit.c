@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit tests for the KVM/x86 vmclock arithmetic.
+ *
+ * The clock computed by the helpers, read at a guest counter value the way
+ * ptp_vmclock does, is compared with an exact reference computed here
+ * independently with 128-bit integers and long division: the time at which
+ * an ideal (unrounded) guest counter, offset + host counter * ratio /
+ * 2^frac_bits, reaches that value, on the timekeeper's line
+ * xtime + (host counter - cycle_last) * mult / 2^shift ns.
+ */
+
+#include <kunit/test.h>
+#include <linux/math64.h>
+#include <linux/module.h>
+
+#include "vmclock.h"
+
+/* Bitwise long division of a 128-bit numerator by a 64-bit divisor. */
+static u128 ref_div(u128 n, u64 d, u64 *rem)
+{
+	u128 q = 0, r = 0;
+	int i;
+
+	for (i = 127; i >= 0; i--) {
+		r = (r << 1) | ((n >> i) & 1);
+		if (r >= d) {
+			r -= d;
+			q |= (u128)1 << i;
+		}
+	}
+	*rem = (u64)r;
+	return q;
+}
+
+struct vmclock_case {
+	const char *name;
+	u64 cycle_last;
+	u32 mult;
+	u32 shift;
+	u64 xtime_sec;
+	u64 xtime_nsec;		/* in ns << shift */
+	u64 offset;
+	u64 ratio;
+	unsigned int frac_bits;
+	u64 span_ns;		/* how far to extrapolate */
+};
+
+/*
+ * Exact time, in 2^-32 ns since the epoch, at guest counter value
+ * @cg + @d, where @cg is the guest counter at the host reference rounded
+ * down, and @low / 2^frac_bits the fraction lost by rounding.
+ */
+static u128 ref_time(const struct vmclock_case *c, u64 d, u64 low)
+{
+	u128 gdelta, q1, q2, ns_shifted;
+	u64 rem1, rem2;
+
+	/* Exact guest ticks since the reference, times 2^frac_bits. */
+	gdelta = ((u128)d << c->frac_bits) - low;
+	/* Host ticks: gdelta / ratio = q1 + rem1 / ratio. */
+	q1 = ref_div(gdelta, c->ratio, &rem1);
+	/* ns << shift: (q1 + rem1 / ratio) * mult */
+	q2 = ref_div((u128)rem1 * c->mult, c->ratio, &rem2);
+	ns_shifted = (u128)c->xtime_nsec + q1 * c->mult + q2;
+
+	/* To 2^-32 ns; rem2 / ratio < 1 unit of 2^-shift ns is dropped. */
+	if (c->shift <= 32)
+		ns_shifted <<= 32 - c->shift;
+	else
+		ns_shifted >>= c->shift - 32;
+
+	return ((u128)c->xtime_sec * NSEC_PER_SEC << 32) + ns_shifted;
+}
+
+static u128 page_time(u64 sec, u64 frac)
+{
+	return ((u128)sec * NSEC_PER_SEC << 32) +
+	       (((u128)frac * NSEC_PER_SEC) >> 32);
+}
+
+static void check_case(struct kunit *test, const struct vmclock_case *c)
+{
+	struct kvm_vmclock_params h, g;
+	u64 ticks_per_ns_q16, step, d, low, cg, sec, frac, err;
+	u128 prod, exact, got, diff;
+	int i;
+
+	KUNIT_ASSERT_EQ(test, 0,
+			kvm_vmclock_host_params(c->cycle_last, c->mult, c->shift,
+						c->xtime_sec, c->xtime_nsec, &h));
+	KUNIT_ASSERT_EQ(test, 0,
+			kvm_vmclock_guest_params(&h, c->offset, c->ratio,
+						 c->frac_bits, &g));
+
+	/* Periods are normalised; shifts are sane. */
+	KUNIT_EXPECT_TRUE(test, h.period_frac_sec >> 63);
+	KUNIT_EXPECT_TRUE(test, g.period_frac_sec >> 63);
+	KUNIT_EXPECT_LT(test, g.period_shift, 64);
+
+	/* Guest counter at the reference, computed independently. */
+	prod = (u128)c->cycle_last * c->ratio;
+	low = (u64)(prod & (((u128)1 << c->frac_bits) - 1));
+	cg = c->offset + (u64)(prod >> c->frac_bits);
+	KUNIT_EXPECT_EQ(test, g.counter_value, cg);
+
+	/*
+	 * Guest ticks per ns, in 2^-16: (2^shift / mult) * ratio / 2^frac_bits.
+	 * Only used to pick sample points, so the precision does not matter.
+	 */
+	ticks_per_ns_q16 = (u64)ref_div(((u128)c->ratio << (16 + c->shift)) >>
+					 c->frac_bits, c->mult, &d);
+	step = (u64)(((u128)c->span_ns * ticks_per_ns_q16) >> 16) / 64;
+
+	for (i = 0; i <= 64; i++) {
+		/* Sample points, plus a few odd ones near the reference. */
+		d = i < 4 ? (u64)i * 7 + 1 : (u64)i * step + i;
+
+		sec = kvm_vmclock_time_at(&g, cg + d, &frac);
+		got = page_time(sec, frac);
+		exact = ref_time(c, d, low);
+		diff = got > exact ? got - exact : exact - got;
+		err = diff >> 64 ? U64_MAX : (u64)diff;
+
+		/* Within 1 ns, i.e. 2^32 units of 2^-32 ns. */
+		KUNIT_EXPECT_LE_MSG(test, err, 1ULL << 32,
+				    "%s: at +%llu ticks off by %llu/2^32 ns",
+				    c->name, d, err);
+		if (err > 1ULL << 32)
+			break;
+	}
+}
+
+#define DAY_NS (86400ULL * NSEC_PER_SEC)
+
+/* A 3 GHz TSC: mult / 2^shift = 1/3 ns; realistic timekeeper state. */
+#define TSC3G .cycle_last = 0x1234567890abcULL, .mult = 5592405, .shift = 24, \
+	      .xtime_sec = 1767225600ULL, \
+	      .xtime_nsec = (123456789ULL << 24) + 0xabcdef, .span_ns = DAY_NS
+
+static void vmclock_identity_no_scaling(struct kunit *test)
+{
+	const struct vmclock_case c48 = { "identity F=48", TSC3G,
+		.offset = 0, .ratio = 1ULL << 48, .frac_bits = 48 };
+	const struct vmclock_case c32 = { "identity F=32", TSC3G,
+		.offset = 0, .ratio = 1ULL << 32, .frac_bits = 32 };
+
+	check_case(test, &c48);
+	check_case(test, &c32);
+}
+
+static void vmclock_offset_wraps(struct kunit *test)
+{
+	/* The guest counter wraps past 2^64 within the day. */
+	const struct vmclock_case c = { "offset wraps", TSC3G,
+		.offset = -0x1234567890abcULL - 1000000ULL,
+		.ratio = 1ULL << 48, .frac_bits = 48 };
+	const struct vmclock_case neg = { "negative offset, F=32", TSC3G,
+		.offset = -0x1234567890abcULL + 17,
+		.ratio = 3ULL << 31, .frac_bits = 32 };
+
+	check_case(test, &c);
+	check_case(test, &neg);
+}
+
+static void vmclock_ratios_frac_bits_48(struct kunit *test)
+{
+	static const u64 ratios[] = {
+		1ULL << 45,			/* 1/8 */
+		(1ULL << 48) / 3,		/* ~1/3 */
+		(1ULL << 48) - 12345,		/* just below 1 */
+		(1ULL << 48) + 1,		/* just above 1 */
+		3ULL << 47,			/* 1.5 */
+		0x2aaaaaaaaaaaaULL,		/* ~2.67, odd bits */
+		8ULL << 48,			/* 8 */
+	};
+	struct vmclock_case c = { "ratio F=48", TSC3G,
+		.offset = 0xfedcba9876543210ULL, .frac_bits = 48 };
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(ratios); i++) {
+		c.ratio = ratios[i];
+		check_case(test, &c);
+	}
+}
+
+static void vmclock_ratios_frac_bits_32(struct kunit *test)
+{
+	static const u64 ratios[] = {
+		1ULL << 29,			/* 1/8 */
+		(1ULL << 32) / 3,
+		(1ULL << 32) - 1,
+		(1ULL << 32) + 7,
+		5ULL << 31,			/* 2.5 */
+		8ULL << 32,			/* 8 */
+	};
+	struct vmclock_case c = { "ratio F=32", TSC3G,
+		.offset = 0x8000000000000001ULL, .frac_bits = 32 };
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(ratios); i++) {
+		c.ratio = ratios[i];
+		check_case(test, &c);
+	}
+}
+
+static void vmclock_other_tsc_frequencies(struct kunit *test)
+{
+	/* ~1 GHz with a different shift, and ~4.7 GHz, xtime_nsec near 1 s. */
+	const struct vmclock_case slow = {
+		"1GHz", .cycle_last = 987654321987ULL, .mult = 1ULL << 22,
+		.shift = 22, .xtime_sec = 1000000000ULL,
+		.xtime_nsec = (999999999ULL << 22) + 12345,
+		.offset = 5, .ratio = 1ULL << 45, .frac_bits = 48,
+		.span_ns = DAY_NS };
+	const struct vmclock_case fast = {
+		"4.7GHz", .cycle_last = -1ULL - 4700000000ULL, .mult = 3569841,
+		.shift = 24, .xtime_sec = 1767225600ULL,
+		.xtime_nsec = (999999999ULL << 24) + (1ULL << 24) - 1,
+		.offset = 0, .ratio = 7ULL << 45, .frac_bits = 48,
+		.span_ns = DAY_NS };
+	/* xtime_nsec not normalised: more than a second of shifted ns. */
+	const struct vmclock_case unnorm = {
+		"xtime_nsec over 1s", .cycle_last = 1000, .mult = 5592405,
+		.shift = 24, .xtime_sec = 100,
+		.xtime_nsec = (2500000000ULL << 24) + 99,
+		.offset = 0, .ratio = 1ULL << 48, .frac_bits = 48,
+		.span_ns = DAY_NS };
+
+	check_case(test, &slow);
+	check_case(test, &fast);
+	check_case(test, &unnorm);
+}
+
+static void vmclock_rejects_bad_params(struct kunit *test)
+{
+	struct kvm_vmclock_params h, g;
+
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			kvm_vmclock_host_params(0, 0, 24, 0, 0, &h));
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			kvm_vmclock_host_params(0, 5592405, 0, 0, 0, &h));
+	KUNIT_ASSERT_EQ(test, 0,
+			kvm_vmclock_host_params(0, 5592405, 24, 0, 0, &h));
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			kvm_vmclock_guest_params(&h, 0, 0, 48, &g));
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			kvm_vmclock_guest_params(&h, 0, 1, 64, &g));
+}
+
+static struct kunit_case vmclock_test_cases[] = {
+	KUNIT_CASE(vmclock_identity_no_scaling),
+	KUNIT_CASE(vmclock_offset_wraps),
+	KUNIT_CASE(vmclock_ratios_frac_bits_48),
+	KUNIT_CASE(vmclock_ratios_frac_bits_32),
+	KUNIT_CASE(vmclock_other_tsc_frequencies),
+	KUNIT_CASE(vmclock_rejects_bad_params),
+	{}
+};
+
+static struct kunit_suite vmclock_test_suite = {
+	.name = "kvm_vmclock",
+	.test_cases = vmclock_test_cases,
+};
+
+kunit_test_suite(vmclock_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for the KVM/x86 vmclock arithmetic");
+MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");

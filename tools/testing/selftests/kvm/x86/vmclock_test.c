@@ -1,0 +1,1705 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Tests for the KVM vmclock page (KVM_SET_VMCLOCK / KVM_GET_VMCLOCK).
+ *
+ * KVM publishes a struct vmclock_abi (include/uapi/linux/vmclock-abi.h) into
+ * guest memory, in the guest's TSC domain, derived from the host timekeeper.
+ * The time computed from the page exactly as drivers/ptp/ptp_vmclock.c does
+ * is compared with the (host TSC, CLOCK_REALTIME) pairs from KVM_GET_CLOCK,
+ * both from the host (reading guest memory) and from the guest itself.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/timex.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <asm/barrier.h>
+#include <linux/vmclock-abi.h>
+
+#include "kvm_test_harness.h"
+#include "kvm_util.h"
+#include "processor.h"
+#include "test_util.h"
+#include "ucall_common.h"
+
+#define VMCLOCK_PAGE_SIZE	4096ULL
+#define VMCLOCK_SLOT		10
+#define VMCLOCK_NPAGES		4
+#define VMCLOCK_GPA		0xc0000000ULL
+#define VMCLOCK_GVA		VMCLOCK_GPA
+/* Second page of the same memslot. */
+#define VMCLOCK_ALT_GPA		(VMCLOCK_GPA + VMCLOCK_PAGE_SIZE)
+#define VMCLOCK_MOVED_GPA	0xc0200000ULL
+#define VMCLOCK_NEW_SLOT	11
+#define VMCLOCK_NEW_GPA		0xc0400000ULL
+/* Not covered by any memslot. */
+#define VMCLOCK_UNMAPPED_GPA	0xd0000000ULL
+
+/*
+ * Maximum |floor(page time in ns) - KVM_GET_CLOCK.realtime| for the same TSC
+ * value.  Both sides are truncated to ns, which alone gives up to 1 ns in
+ * either direction; the remaining 1 ns covers the page's own rounding
+ * (2^-64 s time, truncated period times a delta of a few ms) and the lag
+ * between an NTP mult change and KVM republishing (0.18 ppm * a few ms).
+ */
+#define VMCLOCK_MAX_ERROR_NS		2
+
+/*
+ * Slack for before.realtime <= guest time <= after.realtime: the guest's
+ * RDTSC is strictly between the two host TSC reads (VM entry/exit), so only
+ * the same truncation/model error as VMCLOCK_MAX_ERROR_NS applies.
+ */
+#define GUEST_BRACKET_SLACK_NS		VMCLOCK_MAX_ERROR_NS
+
+/*
+ * Relative tolerance of the page's counter period versus 1 / KVM_GET_TSC_KHZ
+ * with TSC scaling; the kHz value is itself a quantised calibration.  Only
+ * meant to catch an unscaled (or doubly scaled) period.
+ */
+#define VMCLOCK_PERIOD_TOLERANCE_PPM	1000
+
+/* KVM must follow offset/clocksource/TAI changes within this time. */
+#define UPDATE_TIMEOUT_NS		(1 * NSEC_PER_SEC)
+/* Same as VMCLOCK_MAX_WAIT in ptp_vmclock: seq must not stay odd longer. */
+#define SEQ_TIMEOUT_NS			(100 * 1000 * 1000LL)
+#define ACCURACY_MIN_NS			(2 * NSEC_PER_SEC)
+#define ACCURACY_MIN_SAMPLES		10000
+#define ACCURACY_SHORT_NS		(NSEC_PER_SEC / 2)
+#define ACCURACY_SHORT_SAMPLES		2000
+#define ACCURACY_MAX_NS			(20 * NSEC_PER_SEC)
+#define GUEST_VIEW_RUNS			1000
+#define GUEST_VIEW_MIN_RUNS		50
+#define GUEST_VIEW_MAX_NS		(1 * NSEC_PER_SEC)
+#define GUEST_MAX_TRIES			1000000
+#define RACE_DURATION_NS		(2 * NSEC_PER_SEC)
+#define RACE_ROUND_NS			(200 * 1000 * 1000LL)
+#define NR_DESTROY_VMS			100
+#define NR_EXIT_VMS			10
+/* Guest TSC wraps this long after the offset is written. */
+#define WRAP_DELAY_MS			2000
+
+#define CLOCKSOURCE_DIR		"/sys/devices/system/clocksource/clocksource0/"
+
+#define EXPECTED_CLOCK_FLAGS	(KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)
+
+/* Exactly the arithmetic of ptp_vmclock's vmclock_get_crosststamp(). */
+static inline u64 vmclock_calc(const struct vmclock_abi *clk, u64 counter,
+			       u64 *sec)
+{
+	unsigned __int128 res;
+	u64 delta = counter - clk->counter_value;
+
+	res = (unsigned __int128)delta * clk->counter_period_frac_sec;
+	res >>= clk->counter_period_shift;
+	res += clk->time_frac_sec;
+	*sec = (u64)(res >> 64) + clk->time_sec;
+	return (u64)res;
+}
+
+static inline u64 frac_to_ns(u64 frac)
+{
+	return ((unsigned __int128)frac * NSEC_PER_SEC) >> 64;
+}
+
+static inline bool status_reliable(u8 status)
+{
+	return status == VMCLOCK_STATUS_SYNCHRONIZED ||
+	       status == VMCLOCK_STATUS_FREERUNNING;
+}
+
+/*
+ * Reads the page like ptp_vmclock does and reports
+ * (clock_status, UTC seconds, nanoseconds, guest TSC, tries).
+ */
+static void guest_code(struct vmclock_abi *clk)
+{
+	u64 sec, frac, tsc, tries;
+	u32 seq;
+	u8 status;
+
+	for (;;) {
+		tries = 0;
+		do {
+			GUEST_ASSERT(++tries < GUEST_MAX_TRIES);
+			seq = READ_ONCE(clk->seq_count) & ~1u;
+			/* Pairs with the write barrier after KVM's odd seq. */
+			smp_rmb();
+			status = READ_ONCE(clk->clock_status);
+			tsc = rdtsc();
+			frac = vmclock_calc(clk, tsc, &sec);
+			/* Pairs with the write barrier before KVM's even seq. */
+			smp_rmb();
+		} while (seq != READ_ONCE(clk->seq_count));
+
+		GUEST_SYNC_ARGS(status, sec, frac_to_ns(frac), tsc, tries);
+	}
+}
+
+static u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+/* Guest TSC as a function of the host TSC. */
+struct tsc_xform {
+	u64 offset;
+	u64 ratio;		/* 0: no scaling */
+	u32 frac_bits;
+};
+
+static u64 host_to_guest_tsc(const struct tsc_xform *x, u64 host_tsc)
+{
+	if (!x->ratio)
+		return host_tsc + x->offset;
+
+	return x->offset +
+	       (u64)(((unsigned __int128)host_tsc * x->ratio) >> x->frac_bits);
+}
+
+static bool read_debugfs_u64(struct kvm_vcpu *vcpu, const char *file, u64 *val)
+{
+	char path[256];
+	FILE *f;
+	int r;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%d-%d/vcpu%u/%s",
+		 getpid(), vcpu->vm->fd, vcpu->id, file);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	r = fscanf(f, "%llu", (unsigned long long *)val);
+	fclose(f);
+	return r == 1;
+}
+
+/*
+ * The offset comes from KVM_VCPU_TSC_OFFSET.  The ratio is only visible in
+ * debugfs; if that is not readable, assume the default ratio (the vCPUs of
+ * tests other than tsc_scaling are created at the default frequency, which
+ * is not scaled on a constant-TSC host).
+ */
+static void tsc_xform_get(struct kvm_vcpu *vcpu, struct tsc_xform *x)
+{
+	u64 ratio, frac;
+
+	memset(x, 0, sizeof(*x));
+	vcpu_device_attr_get(vcpu, KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_OFFSET,
+			     &x->offset);
+
+	if (!kvm_has_cap(KVM_CAP_TSC_CONTROL))
+		return;
+
+	if (!read_debugfs_u64(vcpu, "tsc-scaling-ratio", &ratio) ||
+	    !read_debugfs_u64(vcpu, "tsc-scaling-ratio-frac-bits", &frac)) {
+		ksft_print_msg("debugfs TSC ratio unreadable, assuming no scaling\n");
+		return;
+	}
+
+	if (ratio != 1ULL << frac) {
+		x->ratio = ratio;
+		x->frac_bits = frac;
+	}
+}
+
+static void set_tsc_offset(struct kvm_vcpu *vcpu, u64 offset)
+{
+	vcpu_device_attr_set(vcpu, KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_OFFSET,
+			     &offset);
+}
+
+/* Forces re-evaluation of the master clock, as kvm_clock_test does. */
+static void kvmclock_refresh(struct kvm_vm *vm)
+{
+	struct kvm_clock_data data = {};
+	struct kvm_clock_data set = {};
+
+	vm_ioctl(vm, KVM_GET_CLOCK, &data);
+	set.clock = data.clock;
+	vm_ioctl(vm, KVM_SET_CLOCK, &set);
+}
+
+static void get_clock(struct kvm_vm *vm, struct kvm_clock_data *data)
+{
+	memset(data, 0, sizeof(*data));
+	vm_ioctl(vm, KVM_GET_CLOCK, data);
+	TEST_ASSERT((data->flags & EXPECTED_CLOCK_FLAGS) == EXPECTED_CLOCK_FLAGS,
+		    "KVM_GET_CLOCK flags 0x%x, want 0x%x set (master clock off?)",
+		    data->flags, EXPECTED_CLOCK_FLAGS);
+}
+
+static int __vmclock_set(struct kvm_vm *vm, u32 mode, u64 gpa)
+{
+	struct kvm_vmclock vc = { .mode = mode, .gpa = gpa };
+
+	return __vm_ioctl(vm, KVM_SET_VMCLOCK, &vc);
+}
+
+static void vmclock_set(struct kvm_vm *vm, u32 mode, u64 gpa)
+{
+	struct kvm_vmclock vc = { .mode = mode, .gpa = gpa };
+
+	vm_ioctl(vm, KVM_SET_VMCLOCK, &vc);
+}
+
+static void vmclock_get(struct kvm_vm *vm, struct kvm_vmclock *vc)
+{
+	int i;
+
+	memset(vc, 0xa5, sizeof(*vc));
+	vm_ioctl(vm, KVM_GET_VMCLOCK, vc);
+	TEST_ASSERT(!vc->flags, "KVM_GET_VMCLOCK flags 0x%x", vc->flags);
+	for (i = 0; i < ARRAY_SIZE(vc->reserved); i++)
+		TEST_ASSERT(!vc->reserved[i], "KVM_GET_VMCLOCK reserved[%d] = 0x%lx",
+			    i, (unsigned long)vc->reserved[i]);
+}
+
+static void assert_vmclock_state(struct kvm_vm *vm, u32 mode, u64 gpa)
+{
+	struct kvm_vmclock vc;
+
+	vmclock_get(vm, &vc);
+	TEST_ASSERT(vc.mode == mode && vc.gpa == gpa,
+		    "KVM_GET_VMCLOCK: mode %u gpa 0x%lx, want mode %u gpa 0x%lx",
+		    vc.mode, (unsigned long)vc.gpa, mode, (unsigned long)gpa);
+}
+
+/* Seqcount-consistent copy of the page (VMCLOCK_MAX_WAIT as in the driver). */
+static void vmclock_read(const struct vmclock_abi *page, struct vmclock_abi *copy)
+{
+	u64 deadline = now_ns() + SEQ_TIMEOUT_NS;
+	u32 seq;
+
+	for (;;) {
+		seq = READ_ONCE(page->seq_count) & ~1u;
+		/* Pairs with the write barrier after KVM's odd seq. */
+		smp_rmb();
+		memcpy(copy, page, sizeof(*copy));
+		/* Pairs with the write barrier before KVM's even seq. */
+		smp_rmb();
+		if (READ_ONCE(page->seq_count) == seq) {
+			copy->seq_count = seq;
+			return;
+		}
+		TEST_ASSERT(now_ns() < deadline,
+			    "seq_count 0x%x did not settle within 100 ms",
+			    READ_ONCE(page->seq_count));
+	}
+}
+
+static void assert_header(const struct vmclock_abi *clk)
+{
+	TEST_ASSERT(clk->magic == VMCLOCK_MAGIC, "magic 0x%x", clk->magic);
+	TEST_ASSERT(clk->size == VMCLOCK_PAGE_SIZE, "size %u", clk->size);
+	TEST_ASSERT(clk->version == 1, "version %u", clk->version);
+	TEST_ASSERT(clk->counter_id == VMCLOCK_COUNTER_X86_TSC,
+		    "counter_id %u", clk->counter_id);
+	TEST_ASSERT(clk->time_type == VMCLOCK_TIME_UTC,
+		    "time_type %u", clk->time_type);
+	/* KVM alone cannot raise the notification the flag promises. */
+	TEST_ASSERT(!(clk->flags & VMCLOCK_FLAG_NOTIFICATION_PRESENT),
+		    "NOTIFICATION_PRESENT set, flags 0x%lx",
+		    (unsigned long)clk->flags);
+}
+
+static bool tai_matches(const struct vmclock_abi *clk, int host_tai)
+{
+	bool valid = clk->flags & VMCLOCK_FLAG_TAI_OFFSET_VALID;
+
+	if (!host_tai)
+		return !valid;
+	return valid && (s16)clk->tai_offset_sec == -host_tai;
+}
+
+static int host_tai_offset(void)
+{
+	struct timex tx = {};
+
+	TEST_ASSERT(adjtimex(&tx) >= 0, "adjtimex() failed, errno %d", errno);
+	return tx.tai;
+}
+
+static void assert_tai(const struct vmclock_abi *clk)
+{
+	int tai = host_tai_offset();
+
+	TEST_ASSERT(tai_matches(clk, tai),
+		    "host TAI offset %d, page flags 0x%lx tai_offset_sec %d",
+		    tai, (unsigned long)clk->flags, (s16)clk->tai_offset_sec);
+}
+
+enum sample_result {
+	SAMPLE_OK,		/* *diff is valid */
+	SAMPLE_RETRY,		/* page changed across KVM_GET_CLOCK */
+	SAMPLE_UNRELIABLE,	/* clock_status is not usable */
+};
+
+/*
+ * One host-side sample.  The page copy must be identical before and after
+ * KVM_GET_CLOCK, so its counter_value was published before host_tsc was
+ * read and delta is a genuine forward distance (even across a guest TSC
+ * wrap).  *diff = floor(page time, ns) - realtime.
+ */
+static enum sample_result sample_diff(struct kvm_vm *vm,
+				      const struct vmclock_abi *page,
+				      const struct tsc_xform *x, s64 *diff,
+				      u64 *guest_tsc, struct vmclock_abi *clk)
+{
+	struct vmclock_abi before;
+	struct kvm_clock_data data;
+	u64 sec, frac;
+
+	vmclock_read(page, &before);
+	get_clock(vm, &data);
+	vmclock_read(page, clk);
+	if (before.seq_count != clk->seq_count)
+		return SAMPLE_RETRY;
+	if (!status_reliable(clk->clock_status))
+		return SAMPLE_UNRELIABLE;
+
+	*guest_tsc = host_to_guest_tsc(x, data.host_tsc);
+	frac = vmclock_calc(clk, *guest_tsc, &sec);
+	*diff = (s64)(sec * NSEC_PER_SEC + frac_to_ns(frac) - data.realtime);
+	return SAMPLE_OK;
+}
+
+static bool diff_ok(s64 diff)
+{
+	return diff >= -VMCLOCK_MAX_ERROR_NS && diff <= VMCLOCK_MAX_ERROR_NS;
+}
+
+static void dump_clk(const char *pfx, const struct vmclock_abi *c)
+{
+	ksft_print_msg("%s: seq %u st %u shift %u ctr 0x%lx per 0x%lx t %lu.%016lx fl 0x%lx\n",
+		       pfx, c->seq_count, c->clock_status,
+		       c->counter_period_shift,
+		       (unsigned long)c->counter_value,
+		       (unsigned long)c->counter_period_frac_sec,
+		       (unsigned long)c->time_sec,
+		       (unsigned long)c->time_frac_sec,
+		       (unsigned long)c->flags);
+}
+
+/*
+ * Poll (up to UPDATE_TIMEOUT_NS) until the page, with a seq_count different
+ * from @old_seq unless @old_seq is negative, gives the right time for the
+ * guest TSC domain described by @x.
+ */
+static void wait_accurate(struct kvm_vm *vm, const struct vmclock_abi *page,
+			  const struct tsc_xform *x, s64 old_seq,
+			  const char *what)
+{
+	u64 start = now_ns(), gtsc = 0;
+	enum sample_result r = SAMPLE_RETRY;
+	struct vmclock_abi clk = {};
+	s64 diff = 0;
+
+	for (;;) {
+		r = sample_diff(vm, page, x, &diff, &gtsc, &clk);
+		if (r == SAMPLE_OK && diff_ok(diff) &&
+		    (old_seq < 0 || clk.seq_count != (u32)old_seq))
+			break;
+		if (now_ns() - start > UPDATE_TIMEOUT_NS) {
+			dump_clk(what, &clk);
+			TEST_FAIL("%s: not accurate in 1 s (r %d, diff %ld, tsc 0x%lx, seq %ld)",
+				  what, r, (long)diff, (unsigned long)gtsc,
+				  (long)old_seq);
+		}
+		usleep(1000);
+	}
+	assert_header(&clk);
+	ksft_print_msg("%s: page accurate after %lu us\n", what,
+		       (unsigned long)((now_ns() - start) / 1000));
+}
+
+struct accuracy {
+	u64 samples;
+	u64 retries;
+	s64 min_diff;
+	s64 max_diff;
+	bool wrapped;
+};
+
+/*
+ * Collect samples for at least @min_ns and @min_samples (until the guest TSC
+ * has wrapped, if @until_wrap); every sample must be within
+ * VMCLOCK_MAX_ERROR_NS.
+ */
+static void run_accuracy(struct kvm_vm *vm, const struct vmclock_abi *page,
+			 const struct tsc_xform *x, u64 min_ns, u64 min_samples,
+			 bool until_wrap, const char *what)
+{
+	struct accuracy a = { .min_diff = INT64_MAX, .max_diff = INT64_MIN };
+	u64 start = now_ns(), elapsed, gtsc, prev_gtsc = 0;
+	struct vmclock_abi clk;
+	enum sample_result r;
+	s64 diff;
+
+	vmclock_read(page, &clk);
+	assert_header(&clk);
+	assert_tai(&clk);
+
+	for (;;) {
+		elapsed = now_ns() - start;
+		if (elapsed >= min_ns && a.samples >= min_samples &&
+		    (!until_wrap || a.wrapped))
+			break;
+		TEST_ASSERT(elapsed < ACCURACY_MAX_NS,
+			    "%s: only %lu samples (%lu retries)%s in %lu ms",
+			    what, (unsigned long)a.samples,
+			    (unsigned long)a.retries,
+			    until_wrap && !a.wrapped ? ", no TSC wrap" : "",
+			    (unsigned long)(elapsed / 1000000));
+
+		r = sample_diff(vm, page, x, &diff, &gtsc, &clk);
+		if (r == SAMPLE_RETRY) {
+			a.retries++;
+			continue;
+		}
+		if (r != SAMPLE_OK) {
+			dump_clk(what, &clk);
+			TEST_FAIL("%s: clock_status %u", what, clk.clock_status);
+		}
+		if (!diff_ok(diff)) {
+			dump_clk(what, &clk);
+			TEST_FAIL("%s: page - realtime %ld ns (max %d), tsc 0x%lx, #%lu",
+				  what, (long)diff, VMCLOCK_MAX_ERROR_NS,
+				  (unsigned long)gtsc, (unsigned long)a.samples);
+		}
+		if (a.samples && gtsc < prev_gtsc)
+			a.wrapped = true;
+		prev_gtsc = gtsc;
+		a.samples++;
+		if (diff < a.min_diff)
+			a.min_diff = diff;
+		if (diff > a.max_diff)
+			a.max_diff = diff;
+	}
+
+	assert_header(&clk);
+	assert_tai(&clk);
+	ksft_print_msg("%s: %lu samples, %lu ms, %lu retries%s, diff [%ld, %ld] max %ld (<=%d)\n",
+		       what, (unsigned long)a.samples,
+		       (unsigned long)((now_ns() - start) / 1000000),
+		       (unsigned long)a.retries, a.wrapped ? ", TSC wrapped" : "",
+		       (long)a.min_diff, (long)a.max_diff,
+		       (long)(a.max_diff > -a.min_diff ? a.max_diff : -a.min_diff),
+		       VMCLOCK_MAX_ERROR_NS);
+}
+
+struct guest_sample {
+	struct kvm_clock_data before, after;
+	u8 status;
+	u64 ns;			/* guest's page time in ns since the epoch */
+	u64 tsc;
+	u64 tries;
+};
+
+static void guest_sample(struct kvm_vcpu *vcpu, struct guest_sample *s)
+{
+	struct ucall uc;
+
+	get_clock(vcpu->vm, &s->before);
+	vcpu_run(vcpu);
+	get_clock(vcpu->vm, &s->after);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_SYNC:
+		break;
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT(uc);
+		break;
+	default:
+		TEST_FAIL("unexpected ucall %lu", uc.cmd);
+	}
+	s->status = uc.args[1];
+	s->ns = uc.args[2] * NSEC_PER_SEC + uc.args[3];
+	s->tsc = uc.args[4];
+	s->tries = uc.args[5];
+}
+
+static bool guest_sample_ok(const struct guest_sample *s)
+{
+	return status_reliable(s->status) &&
+	       s->ns + GUEST_BRACKET_SLACK_NS >= s->before.realtime &&
+	       s->ns <= s->after.realtime + GUEST_BRACKET_SLACK_NS;
+}
+
+/* Poll the guest's view until it is inside the host bracket. */
+static void wait_guest_accurate(struct kvm_vcpu *vcpu, const char *what)
+{
+	u64 start = now_ns();
+	struct guest_sample s;
+
+	for (;;) {
+		guest_sample(vcpu, &s);
+		if (guest_sample_ok(&s))
+			return;
+		TEST_ASSERT(now_ns() - start < UPDATE_TIMEOUT_NS,
+			    "%s: guest view status %u, %lu not in [%llu, %llu] within 1 s",
+			    what, s.status, (unsigned long)s.ns,
+			    s.before.realtime, s.after.realtime);
+		usleep(1000);
+	}
+}
+
+/*
+ * Run the guest repeatedly; each guest reading of the page must lie within
+ * the host's KVM_GET_CLOCK bracket.  If @x is given, the guest's RDTSC must
+ * also lie within the bracket converted to the guest TSC domain.
+ */
+static void run_guest_view(struct kvm_vcpu *vcpu, const struct tsc_xform *x,
+			   const char *what)
+{
+	s64 worst_early = INT64_MIN, worst_late = INT64_MIN;
+	u64 start = now_ns(), runs = 0, max_tries = 0;
+	struct guest_sample s;
+	u64 lo, hi;
+
+	while (runs < GUEST_VIEW_RUNS &&
+	       (runs < GUEST_VIEW_MIN_RUNS || now_ns() - start < GUEST_VIEW_MAX_NS)) {
+		guest_sample(vcpu, &s);
+		runs++;
+
+		TEST_ASSERT(status_reliable(s.status),
+			    "%s: guest sees clock_status %u", what, s.status);
+		TEST_ASSERT(guest_sample_ok(&s),
+			    "%s: guest time %lu not in [%llu, %llu] (+/- %d ns), run %lu",
+			    what, (unsigned long)s.ns, s.before.realtime,
+			    s.after.realtime, GUEST_BRACKET_SLACK_NS,
+			    (unsigned long)runs);
+		if (x) {
+			lo = host_to_guest_tsc(x, s.before.host_tsc);
+			hi = host_to_guest_tsc(x, s.after.host_tsc);
+			/* Modulo 2^64, so this also holds across a wrap. */
+			TEST_ASSERT(s.tsc - lo <= hi - lo,
+				    "%s: guest tsc 0x%lx not in [0x%lx, 0x%lx]",
+				    what, (unsigned long)s.tsc,
+				    (unsigned long)lo, (unsigned long)hi);
+		}
+		if ((s64)(s.before.realtime - s.ns) > worst_early)
+			worst_early = s.before.realtime - s.ns;
+		if ((s64)(s.ns - s.after.realtime) > worst_late)
+			worst_late = s.ns - s.after.realtime;
+		if (s.tries > max_tries)
+			max_tries = s.tries;
+	}
+
+	ksft_print_msg("%s: %lu runs, max before-t %ld, t-after %ld ns (<= %d), tries %lu\n",
+		       what, (unsigned long)runs, (long)worst_early,
+		       (long)worst_late, GUEST_BRACKET_SLACK_NS,
+		       (unsigned long)max_tries);
+}
+
+/* Wait until clock_status is UNRELIABLE (or usable if !@unreliable). */
+static void wait_status(const struct vmclock_abi *page, bool unreliable,
+			const char *what)
+{
+	u64 start = now_ns();
+	struct vmclock_abi clk;
+
+	for (;;) {
+		vmclock_read(page, &clk);
+		if (unreliable ? clk.clock_status == VMCLOCK_STATUS_UNRELIABLE :
+				 status_reliable(clk.clock_status))
+			break;
+		TEST_ASSERT(now_ns() - start < UPDATE_TIMEOUT_NS,
+			    "%s: clock_status %u after 1 s, want %s", what,
+			    clk.clock_status, unreliable ? "UNRELIABLE" : "reliable");
+		usleep(1000);
+	}
+	assert_header(&clk);
+	ksft_print_msg("%s: clock_status %u after %lu us\n", what,
+		       clk.clock_status,
+		       (unsigned long)((now_ns() - start) / 1000));
+}
+
+/* Returns a /dev/kmsg fd positioned at the end, or -1. */
+static int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	else
+		ksft_print_msg("/dev/kmsg not readable, kernel splats not checked\n");
+	return fd;
+}
+
+static void kmsg_assert_clean(int fd)
+{
+	static const char * const bad[] = {
+		"WARNING:", "BUG:", "Call Trace:", "general protection",
+		"KASAN", "UBSAN", "kernel NULL pointer",
+	};
+	char buf[8192];
+	ssize_t n;
+	int i;
+
+	if (fd < 0)
+		return;
+
+	for (;;) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;
+		if (n <= 0)
+			break;
+		buf[n] = '\0';
+		for (i = 0; i < ARRAY_SIZE(bad); i++)
+			TEST_ASSERT(!strstr(buf, bad[i]), "kernel splat: %s", buf);
+	}
+	close(fd);
+}
+
+struct vmclock_vm {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu[2];
+	int nr_vcpus;
+	struct vmclock_abi *page;	/* HVA of VMCLOCK_GPA */
+	u8 *alt;			/* HVA of VMCLOCK_ALT_GPA */
+};
+
+static void vmclock_vm_create(struct vmclock_vm *v, int nr_vcpus)
+{
+	int i;
+
+	v->nr_vcpus = nr_vcpus;
+	v->vm = vm_create_with_vcpus(nr_vcpus, guest_code, v->vcpu);
+	vm_userspace_mem_region_add(v->vm, VM_MEM_SRC_ANONYMOUS, VMCLOCK_GPA,
+				    VMCLOCK_SLOT, VMCLOCK_NPAGES, 0);
+	virt_map(v->vm, VMCLOCK_GVA, VMCLOCK_GPA, VMCLOCK_NPAGES);
+	v->page = addr_gpa2hva(v->vm, VMCLOCK_GPA);
+	v->alt = addr_gpa2hva(v->vm, VMCLOCK_ALT_GPA);
+	for (i = 0; i < nr_vcpus; i++) {
+		__TEST_REQUIRE(!__vcpu_has_device_attr(v->vcpu[i], KVM_VCPU_TSC_CTRL,
+						       KVM_VCPU_TSC_OFFSET),
+			       "KVM_VCPU_TSC_OFFSET not supported");
+		vcpu_args_set(v->vcpu[i], 1, VMCLOCK_GVA);
+	}
+	kvmclock_refresh(v->vm);
+}
+
+/* SET AUTO at VMCLOCK_GPA, then wait until the page is usable. */
+static void vmclock_vm_enable(struct vmclock_vm *v, struct tsc_xform *x)
+{
+	vmclock_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+	assert_vmclock_state(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+	tsc_xform_get(v->vcpu[0], x);
+	wait_accurate(v->vm, v->page, x, -1, "enable");
+}
+
+FIXTURE(vmclock) {
+	struct vmclock_vm v;
+};
+
+FIXTURE_SETUP(vmclock)
+{
+	vmclock_vm_create(&self->v, 1);
+}
+
+FIXTURE_TEARDOWN(vmclock)
+{
+	kvm_vm_free(self->v.vm);
+}
+
+TEST(cap)
+{
+	int mask = kvm_check_cap(KVM_CAP_VMCLOCK);
+	struct kvm_vm *vm = vm_create_barebones();
+
+	TEST_ASSERT(mask & BIT(KVM_VMCLOCK_MODE_AUTO), "cap 0x%x", mask);
+	TEST_ASSERT(!(mask & ~(BIT(KVM_VMCLOCK_MODE_AUTO) |
+			       BIT(KVM_VMCLOCK_MODE_USER) |
+			       BIT(KVM_VMCLOCK_MODE_OFF))),
+		    "cap 0x%x has unknown modes", mask);
+	TEST_ASSERT(vm_check_cap(vm, KVM_CAP_VMCLOCK) == mask,
+		    "VM cap 0x%x, system cap 0x%x",
+		    vm_check_cap(vm, KVM_CAP_VMCLOCK), mask);
+	assert_vmclock_state(vm, KVM_VMCLOCK_MODE_OFF, 0);
+	kvm_vm_free(vm);
+}
+
+TEST_F_TIMEOUT(vmclock, accuracy, 60)
+{
+	struct tsc_xform x;
+
+	vmclock_vm_enable(&self->v, &x);
+	run_accuracy(self->v.vm, self->v.page, &x, ACCURACY_MIN_NS,
+		     ACCURACY_MIN_SAMPLES, false, "accuracy");
+}
+
+TEST_F_TIMEOUT(vmclock, guest_view, 60)
+{
+	struct tsc_xform x;
+
+	vmclock_vm_enable(&self->v, &x);
+	run_guest_view(self->v.vcpu[0], &x, "guest view");
+	/* And the host-side reading of the same page agrees. */
+	run_accuracy(self->v.vm, self->v.page, &x, ACCURACY_SHORT_NS,
+		     ACCURACY_SHORT_SAMPLES, false, "after guest view");
+}
+
+enum offset_kind { OFFSET_ZERO, OFFSET_POSITIVE, OFFSET_NEGATIVE, OFFSET_WRAP };
+
+FIXTURE(vmclock_tsc_offset) {
+	struct vmclock_vm v;
+};
+
+FIXTURE_VARIANT(vmclock_tsc_offset) {
+	enum offset_kind kind;
+};
+
+FIXTURE_VARIANT_ADD(vmclock_tsc_offset, zero) { .kind = OFFSET_ZERO };
+FIXTURE_VARIANT_ADD(vmclock_tsc_offset, large_positive) { .kind = OFFSET_POSITIVE };
+FIXTURE_VARIANT_ADD(vmclock_tsc_offset, negative) { .kind = OFFSET_NEGATIVE };
+FIXTURE_VARIANT_ADD(vmclock_tsc_offset, wrap) { .kind = OFFSET_WRAP };
+
+FIXTURE_SETUP(vmclock_tsc_offset)
+{
+	vmclock_vm_create(&self->v, 1);
+}
+
+FIXTURE_TEARDOWN(vmclock_tsc_offset)
+{
+	kvm_vm_free(self->v.vm);
+}
+
+TEST_F_TIMEOUT(vmclock_tsc_offset, follows, 60)
+{
+	struct kvm_vcpu *vcpu = self->v.vcpu[0];
+	struct vmclock_abi clk;
+	struct tsc_xform x;
+	u64 offset, khz;
+	bool wrap = variant->kind == OFFSET_WRAP;
+
+	vmclock_vm_enable(&self->v, &x);
+	khz = __vcpu_ioctl(vcpu, KVM_GET_TSC_KHZ, NULL);
+	TEST_ASSERT((s64)khz > 0, "KVM_GET_TSC_KHZ failed");
+
+	switch (variant->kind) {
+	case OFFSET_ZERO:
+		offset = 0;
+		break;
+	case OFFSET_POSITIVE:
+		offset = 1ULL << 62;
+		break;
+	case OFFSET_NEGATIVE:
+		/* Guest TSC = host TSC / 2 now, offset < 0. */
+		offset = -(rdtsc() / 2);
+		break;
+	case OFFSET_WRAP:
+	default:
+		/* Guest TSC = 2^64 - WRAP_DELAY_MS worth of ticks now. */
+		offset = -(khz * WRAP_DELAY_MS) - rdtsc();
+		break;
+	}
+
+	vmclock_read(self->v.page, &clk);
+	set_tsc_offset(vcpu, offset);
+	kvmclock_refresh(self->v.vm);
+	tsc_xform_get(vcpu, &x);
+	TEST_ASSERT_EQ(x.offset, offset);
+	ksft_print_msg("TSC offset 0x%lx, guest TSC ~0x%lx, %lu kHz\n",
+		       (unsigned long)offset,
+		       (unsigned long)host_to_guest_tsc(&x, rdtsc()),
+		       (unsigned long)khz);
+
+	wait_accurate(self->v.vm, self->v.page, &x, clk.seq_count,
+		      "new offset");
+	/* With a wrap pending, sample across it before anything slow. */
+	run_accuracy(self->v.vm, self->v.page, &x, ACCURACY_SHORT_NS,
+		     ACCURACY_SHORT_SAMPLES, wrap, "new offset");
+	run_guest_view(vcpu, &x, wrap ? "guest view after wrap" : "guest view");
+}
+
+TEST(tsc_scaling)
+{
+	long double period, rel;
+	struct vmclock_vm v = {};
+	struct guest_sample s1, s2;
+	struct vmclock_abi clk;
+	struct tsc_xform x;
+	u64 khz, new_khz, t1, t2, rate_khz;
+	int r, i;
+
+	if (!kvm_has_cap(KVM_CAP_TSC_CONTROL))
+		SKIP(return, "KVM_CAP_TSC_CONTROL not supported: no TSC scaling");
+
+	v.vm = vm_create(1);
+	r = __vm_ioctl(v.vm, KVM_GET_TSC_KHZ, NULL);
+	TEST_ASSERT(r > 0, "KVM_GET_TSC_KHZ failed");
+	khz = r;
+	new_khz = khz / 2;
+	vm_ioctl(v.vm, KVM_SET_TSC_KHZ, (void *)(unsigned long)new_khz);
+	v.nr_vcpus = 1;
+	v.vcpu[0] = vm_vcpu_add(v.vm, 0, guest_code);
+	vm_userspace_mem_region_add(v.vm, VM_MEM_SRC_ANONYMOUS, VMCLOCK_GPA,
+				    VMCLOCK_SLOT, VMCLOCK_NPAGES, 0);
+	virt_map(v.vm, VMCLOCK_GVA, VMCLOCK_GPA, VMCLOCK_NPAGES);
+	v.page = addr_gpa2hva(v.vm, VMCLOCK_GPA);
+	vcpu_args_set(v.vcpu[0], 1, VMCLOCK_GVA);
+	kvmclock_refresh(v.vm);
+
+	vmclock_set(v.vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+	wait_status(v.page, false, "scaled");
+
+	/* Does the guest TSC really run at new_khz? */
+	guest_sample(v.vcpu[0], &s1);
+	t1 = now_ns();
+	usleep(100 * 1000);
+	guest_sample(v.vcpu[0], &s2);
+	t2 = now_ns();
+	rate_khz = (s2.tsc - s1.tsc) * 1000000ULL / (t2 - t1);
+	ksft_print_msg("host %lu kHz, requested %lu kHz, measured guest %lu kHz\n",
+		       (unsigned long)khz, (unsigned long)new_khz,
+		       (unsigned long)rate_khz);
+	if (rate_khz > khz * 9 / 10)
+		SKIP(goto out, "TSC is not scaled (guest runs at %lu kHz)",
+		     (unsigned long)rate_khz);
+
+	wait_guest_accurate(v.vcpu[0], "scaled");
+	run_guest_view(v.vcpu[0], NULL, "scaled guest view");
+
+	vmclock_read(v.page, &clk);
+	period = clk.counter_period_frac_sec;
+	for (i = 0; i < 64 + clk.counter_period_shift; i++)
+		period /= 2;
+	rel = period * new_khz * 1000.0L - 1.0L;
+	ksft_print_msg("period %.6Le s/tick, relative to 1/%lu kHz: %.3Lf ppm\n",
+		       period, (unsigned long)new_khz, rel * 1e6L);
+	TEST_ASSERT(rel * 1e6L < VMCLOCK_PERIOD_TOLERANCE_PPM &&
+		    rel * 1e6L > -VMCLOCK_PERIOD_TOLERANCE_PPM,
+		    "period off by %.3Lf ppm", rel * 1e6L);
+
+	tsc_xform_get(v.vcpu[0], &x);
+	if (x.ratio)
+		run_accuracy(v.vm, v.page, &x, ACCURACY_SHORT_NS,
+			     ACCURACY_SHORT_SAMPLES, false, "scaled");
+	else
+		ksft_print_msg("no debugfs scaling ratio: host-side exact check skipped\n");
+out:
+	kvm_vm_free(v.vm);
+}
+
+TEST_F(vmclock, modes)
+{
+	struct vmclock_vm *v = &self->v;
+	u8 snap[VMCLOCK_PAGE_SIZE];
+	struct kvm_vmclock vc;
+	struct tsc_xform x = {};
+	struct vmclock_abi clk;
+	int round;
+
+	assert_vmclock_state(v->vm, KVM_VMCLOCK_MODE_OFF, 0);
+
+	for (round = 0; round < 2; round++) {
+		/* The header must be written synchronously by SET. */
+		memset(v->page, 0xff, VMCLOCK_PAGE_SIZE);
+		vmclock_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+		vmclock_read(v->page, &clk);
+		assert_header(&clk);
+
+		vmclock_get(v->vm, &vc);
+		TEST_ASSERT(vc.mode == KVM_VMCLOCK_MODE_AUTO &&
+			    vc.gpa == VMCLOCK_GPA, "GET: mode %u gpa 0x%lx",
+			    vc.mode, (unsigned long)vc.gpa);
+		assert_header(&vc.clock);
+
+		tsc_xform_get(v->vcpu[0], &x);
+		wait_accurate(v->vm, v->page, &x, -1, "auto");
+
+		/* AUTO again at the same GPA is accepted. */
+		vmclock_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+		assert_vmclock_state(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+
+		vmclock_set(v->vm, KVM_VMCLOCK_MODE_OFF, 0);
+		assert_vmclock_state(v->vm, KVM_VMCLOCK_MODE_OFF, 0);
+
+		/* After OFF, KVM no longer writes the page. */
+		memcpy(snap, v->page, sizeof(snap));
+		set_tsc_offset(v->vcpu[0], x.offset + 1000);
+		set_tsc_offset(v->vcpu[0], x.offset);
+		kvmclock_refresh(v->vm);
+		usleep(100 * 1000);
+		TEST_ASSERT(!memcmp(snap, v->page, sizeof(snap)),
+			    "page written after MODE_OFF");
+	}
+
+	/* AUTO -> AUTO elsewhere: the new page is live, the old one is left. */
+	vmclock_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+	wait_accurate(v->vm, v->page, &x, -1, "auto");
+	vmclock_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_ALT_GPA);
+	assert_vmclock_state(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_ALT_GPA);
+	memcpy(snap, v->page, sizeof(snap));
+	wait_accurate(v->vm, (struct vmclock_abi *)v->alt, &x, -1, "moved");
+	set_tsc_offset(v->vcpu[0], x.offset);
+	kvmclock_refresh(v->vm);
+	usleep(100 * 1000);
+	TEST_ASSERT(!memcmp(snap, v->page, sizeof(snap)),
+		    "old page written after moving the GPA");
+	vmclock_set(v->vm, KVM_VMCLOCK_MODE_OFF, 0);
+	assert_vmclock_state(v->vm, KVM_VMCLOCK_MODE_OFF, 0);
+}
+
+TEST(two_vms)
+{
+	struct vmclock_vm v[2] = {};
+	struct tsc_xform x[2];
+	int i, j;
+
+	for (i = 0; i < 2; i++)
+		vmclock_vm_create(&v[i], 1);
+
+	/* Second VM: ~2^45 ticks (hours) ahead of the first. */
+	tsc_xform_get(v[0].vcpu[0], &x[0]);
+	set_tsc_offset(v[1].vcpu[0], x[0].offset + (1ULL << 45));
+	kvmclock_refresh(v[1].vm);
+
+	for (i = 0; i < 2; i++) {
+		vmclock_vm_enable(&v[i], &x[i]);
+		ksft_print_msg("VM%d TSC offset 0x%lx\n", i,
+			       (unsigned long)x[i].offset);
+	}
+	TEST_ASSERT(x[1].offset != x[0].offset, "offsets equal");
+
+	for (j = 0; j < 2; j++) {
+		for (i = 0; i < 2; i++) {
+			run_accuracy(v[i].vm, v[i].page, &x[i],
+				     ACCURACY_SHORT_NS / 2,
+				     ACCURACY_SHORT_SAMPLES / 2, false,
+				     i ? "VM1" : "VM0");
+			run_guest_view(v[i].vcpu[0], &x[i],
+				       i ? "VM1 guest" : "VM0 guest");
+		}
+	}
+
+	for (i = 0; i < 2; i++)
+		kvm_vm_free(v[i].vm);
+}
+
+/* Bad input.  Fields are 1-based where 0 means "leave zero". */
+FIXTURE(vmclock_bad) {
+	struct vmclock_vm v;
+};
+
+FIXTURE_VARIANT(vmclock_bad) {
+	u32 mode;
+	u32 flags;
+	u64 gpa;
+	int reserved_nr;	/* reserved[reserved_nr - 1] = ~0 */
+	int clock_nr;		/* clock byte (clock_nr - 1) = 1 */
+	int err;
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, mode_3) {
+	.mode = 3, .gpa = VMCLOCK_ALT_GPA, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, mode_ffffffff) {
+	.mode = 0xffffffff, .gpa = VMCLOCK_ALT_GPA, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, mode_user) {
+	.mode = KVM_VMCLOCK_MODE_USER, .gpa = VMCLOCK_ALT_GPA, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, flags_bit0) {
+	.mode = KVM_VMCLOCK_MODE_AUTO, .flags = 1, .gpa = VMCLOCK_ALT_GPA,
+	.err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, flags_bit31) {
+	.mode = KVM_VMCLOCK_MODE_AUTO, .flags = 1u << 31,
+	.gpa = VMCLOCK_ALT_GPA, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, reserved_0) {
+	.mode = KVM_VMCLOCK_MODE_AUTO, .gpa = VMCLOCK_ALT_GPA,
+	.reserved_nr = 1, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, reserved_1) {
+	.mode = KVM_VMCLOCK_MODE_AUTO, .gpa = VMCLOCK_ALT_GPA,
+	.reserved_nr = 2, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, reserved_2) {
+	.mode = KVM_VMCLOCK_MODE_AUTO, .gpa = VMCLOCK_ALT_GPA,
+	.reserved_nr = 3, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, reserved_3) {
+	.mode = KVM_VMCLOCK_MODE_AUTO, .gpa = VMCLOCK_ALT_GPA,
+	.reserved_nr = 4, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, reserved_4) {
+	.mode = KVM_VMCLOCK_MODE_AUTO, .gpa = VMCLOCK_ALT_GPA,
+	.reserved_nr = 5, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, reserved_5) {
+	.mode = KVM_VMCLOCK_MODE_AUTO, .gpa = VMCLOCK_ALT_GPA,
+	.reserved_nr = 6, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, clock_magic) {
+	.mode = KVM_VMCLOCK_MODE_AUTO, .gpa = VMCLOCK_ALT_GPA,
+	.clock_nr = 1, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, clock_last_byte) {
+	.mode = KVM_VMCLOCK_MODE_AUTO, .gpa = VMCLOCK_ALT_GPA,
+	.clock_nr = sizeof(struct vmclock_abi), .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, clock_with_off) {
+	.mode = KVM_VMCLOCK_MODE_OFF,
+	.clock_nr = offsetof(struct vmclock_abi, clock_status) + 1,
+	.err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, gpa_unaligned_8) {
+	.mode = KVM_VMCLOCK_MODE_AUTO, .gpa = VMCLOCK_ALT_GPA + 8,
+	.err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, gpa_unaligned_2048) {
+	.mode = KVM_VMCLOCK_MODE_AUTO, .gpa = VMCLOCK_ALT_GPA + 2048,
+	.err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, gpa_unmapped) {
+	.mode = KVM_VMCLOCK_MODE_AUTO, .gpa = VMCLOCK_UNMAPPED_GPA,
+	.err = EFAULT,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_bad, gpa_with_off) {
+	.mode = KVM_VMCLOCK_MODE_OFF, .gpa = VMCLOCK_ALT_GPA, .err = EINVAL,
+};
+
+FIXTURE_SETUP(vmclock_bad)
+{
+	vmclock_vm_create(&self->v, 1);
+}
+
+FIXTURE_TEARDOWN(vmclock_bad)
+{
+	kvm_vm_free(self->v.vm);
+}
+
+static void bad_set(struct kvm_vm *vm, const struct kvm_vmclock *vc, int err)
+{
+	struct kvm_vmclock copy = *vc;
+	int r;
+
+	r = __vm_ioctl(vm, KVM_SET_VMCLOCK, &copy);
+	TEST_ASSERT(r == -1 && errno == err,
+		    "KVM_SET_VMCLOCK(mode %u flags 0x%x gpa 0x%lx) = %d errno %d, want %s",
+		    vc->mode, vc->flags, (unsigned long)vc->gpa, r, errno,
+		    err == EFAULT ? "EFAULT" : "EINVAL");
+}
+
+TEST_F(vmclock_bad, rejected)
+{
+	struct vmclock_vm *v = &self->v;
+	u8 snap[VMCLOCK_PAGE_SIZE], alt_snap[VMCLOCK_PAGE_SIZE];
+	const size_t tail = sizeof(struct vmclock_abi);
+	struct kvm_vmclock vc = {
+		.mode = variant->mode,
+		.flags = variant->flags,
+		.gpa = variant->gpa,
+	};
+	struct vmclock_abi hdr;
+	struct tsc_xform x;
+	int mask = kvm_check_cap(KVM_CAP_VMCLOCK);
+
+	if (variant->mode == KVM_VMCLOCK_MODE_USER &&
+	    (mask & BIT(KVM_VMCLOCK_MODE_USER)))
+		SKIP(return, "KVM_VMCLOCK_MODE_USER is supported now");
+
+	if (variant->reserved_nr)
+		vc.reserved[variant->reserved_nr - 1] = ~0ULL;
+	if (variant->clock_nr)
+		((u8 *)&vc.clock)[variant->clock_nr - 1] = 1;
+
+	/* From MODE_OFF: nothing may be written anywhere. */
+	memset(v->page, 0x5a, VMCLOCK_PAGE_SIZE);
+	memset(v->alt, 0xa5, VMCLOCK_PAGE_SIZE);
+	memcpy(snap, v->page, sizeof(snap));
+	memcpy(alt_snap, v->alt, sizeof(alt_snap));
+	bad_set(v->vm, &vc, variant->err);
+	assert_vmclock_state(v->vm, KVM_VMCLOCK_MODE_OFF, 0);
+	usleep(10 * 1000);
+	TEST_ASSERT(!memcmp(snap, v->page, sizeof(snap)), "page modified");
+	TEST_ASSERT(!memcmp(alt_snap, v->alt, sizeof(alt_snap)),
+		    "target page modified");
+
+	/*
+	 * From MODE_AUTO at VMCLOCK_GPA: that page stays live (its seqcount
+	 * body may change), its header and the rest of the page do not, the
+	 * request's target page is untouched.
+	 */
+	vmclock_vm_enable(v, &x);
+	vmclock_read(v->page, &hdr);
+	memcpy(snap, v->page, sizeof(snap));
+	memcpy(alt_snap, v->alt, sizeof(alt_snap));
+	bad_set(v->vm, &vc, variant->err);
+	assert_vmclock_state(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+	usleep(10 * 1000);
+	TEST_ASSERT(!memcmp(alt_snap, v->alt, sizeof(alt_snap)),
+		    "target page modified");
+	TEST_ASSERT(!memcmp(snap, v->page, offsetof(struct vmclock_abi, seq_count)),
+		    "live page header modified");
+	TEST_ASSERT(!memcmp(snap + tail, (u8 *)v->page + tail, sizeof(snap) - tail),
+		    "live page tail modified");
+	wait_accurate(v->vm, v->page, &x, -1, "after bad SET");
+}
+
+TEST_F(vmclock, bad_clock_every_byte)
+{
+	struct vmclock_vm *v = &self->v;
+	u8 alt_snap[VMCLOCK_PAGE_SIZE];
+	struct kvm_vmclock vc;
+	int i;
+
+	memset(v->alt, 0xa5, VMCLOCK_PAGE_SIZE);
+	memcpy(alt_snap, v->alt, sizeof(alt_snap));
+
+	for (i = 0; i < sizeof(vc.clock); i++) {
+		memset(&vc, 0, sizeof(vc));
+		((u8 *)&vc.clock)[i] = 0x80;
+		vc.mode = KVM_VMCLOCK_MODE_AUTO;
+		vc.gpa = VMCLOCK_ALT_GPA;
+		bad_set(v->vm, &vc, EINVAL);
+		vc.mode = KVM_VMCLOCK_MODE_OFF;
+		vc.gpa = 0;
+		bad_set(v->vm, &vc, EINVAL);
+	}
+	assert_vmclock_state(v->vm, KVM_VMCLOCK_MODE_OFF, 0);
+	TEST_ASSERT(!memcmp(alt_snap, v->alt, sizeof(alt_snap)),
+		    "target page modified");
+}
+
+static void trigger_updates(struct vmclock_vm *v)
+{
+	u64 offset;
+
+	vcpu_device_attr_get(v->vcpu[0], KVM_VCPU_TSC_CTRL,
+			     KVM_VCPU_TSC_OFFSET, &offset);
+	set_tsc_offset(v->vcpu[0], offset);
+	kvmclock_refresh(v->vm);
+	usleep(50 * 1000);
+}
+
+TEST_F(vmclock, memslot_delete)
+{
+	struct vmclock_vm *v = &self->v;
+	struct vmclock_abi *page;
+	struct tsc_xform x;
+	int kmsg = kmsg_open();
+	struct kvm_vmclock vc;
+
+	vmclock_vm_enable(v, &x);
+
+	vm_mem_region_delete(v->vm, VMCLOCK_SLOT);
+	v->page = NULL;
+	v->alt = NULL;
+	trigger_updates(v);
+	vmclock_get(v->vm, &vc);
+
+	TEST_ASSERT(__vmclock_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA) == -1 &&
+		    errno == EFAULT, "SET AUTO at a deleted GPA: errno %d", errno);
+
+	/* A new slot elsewhere. */
+	vm_userspace_mem_region_add(v->vm, VM_MEM_SRC_ANONYMOUS, VMCLOCK_NEW_GPA,
+				    VMCLOCK_NEW_SLOT, 1, 0);
+	page = addr_gpa2hva(v->vm, VMCLOCK_NEW_GPA);
+	vmclock_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_NEW_GPA);
+	assert_vmclock_state(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_NEW_GPA);
+	wait_accurate(v->vm, page, &x, -1, "new slot");
+
+	/* The old GPA again, with fresh memory. */
+	vm_userspace_mem_region_add(v->vm, VM_MEM_SRC_ANONYMOUS, VMCLOCK_GPA,
+				    VMCLOCK_SLOT, VMCLOCK_NPAGES, 0);
+	v->page = addr_gpa2hva(v->vm, VMCLOCK_GPA);
+	vmclock_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+	wait_accurate(v->vm, v->page, &x, -1, "re-added slot");
+	run_guest_view(v->vcpu[0], &x, "guest view");
+
+	/* Delete the slot of the active page once more, then turn it off. */
+	vm_mem_region_delete(v->vm, VMCLOCK_NEW_SLOT);
+	vm_mem_region_delete(v->vm, VMCLOCK_SLOT);
+	v->page = NULL;
+	trigger_updates(v);
+	vmclock_set(v->vm, KVM_VMCLOCK_MODE_OFF, 0);
+	assert_vmclock_state(v->vm, KVM_VMCLOCK_MODE_OFF, 0);
+	kmsg_assert_clean(kmsg);
+}
+
+TEST_F(vmclock, memslot_move)
+{
+	struct vmclock_vm *v = &self->v;
+	struct tsc_xform x;
+	int kmsg = kmsg_open();
+	struct kvm_vmclock vc;
+
+	vmclock_vm_enable(v, &x);
+
+	vm_mem_region_move(v->vm, VMCLOCK_SLOT, VMCLOCK_MOVED_GPA);
+	trigger_updates(v);
+	vmclock_get(v->vm, &vc);
+	TEST_ASSERT(__vmclock_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA) == -1 &&
+		    errno == EFAULT, "SET AUTO at a moved-away GPA: errno %d", errno);
+
+	/* Same host memory, new GPA. */
+	vmclock_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_MOVED_GPA);
+	assert_vmclock_state(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_MOVED_GPA);
+	wait_accurate(v->vm, v->page, &x, -1, "moved slot");
+
+	vm_mem_region_move(v->vm, VMCLOCK_SLOT, VMCLOCK_GPA);
+	trigger_updates(v);
+	vmclock_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+	wait_accurate(v->vm, v->page, &x, -1, "moved back");
+	run_guest_view(v->vcpu[0], &x, "guest view");
+	kmsg_assert_clean(kmsg);
+}
+
+TEST_F(vmclock, hva_remap)
+{
+	struct vmclock_vm *v = &self->v;
+	int kmsg = kmsg_open();
+	struct tsc_xform x;
+	int zero_fd;
+	void *m;
+
+	vmclock_vm_enable(v, &x);
+
+	/* Replace the host page under KVM (MMU notifier invalidation). */
+	zero_fd = open("/dev/zero", O_RDONLY);
+	TEST_ASSERT(zero_fd >= 0, "open /dev/zero");
+	m = mmap(v->page, VMCLOCK_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_FIXED | MAP_PRIVATE, zero_fd, 0);
+	TEST_ASSERT(m == v->page, "mmap /dev/zero over the page");
+	close(zero_fd);
+	trigger_updates(v);
+
+	vmclock_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+	wait_accurate(v->vm, v->page, &x, -1, "remapped");
+	run_guest_view(v->vcpu[0], &x, "guest view");
+	kmsg_assert_clean(kmsg);
+}
+
+/* Raw ioctls so that fds and memory can be released in any order. */
+TEST(destroy_active)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = 0,
+		.guest_phys_addr = VMCLOCK_GPA,
+		.memory_size = VMCLOCK_PAGE_SIZE,
+	};
+	struct kvm_vmclock vc = {
+		.mode = KVM_VMCLOCK_MODE_AUTO,
+		.gpa = VMCLOCK_GPA,
+	};
+	int kvm_fd = open_kvm_dev_path_or_exit();
+	int kmsg = kmsg_open();
+	int i, vm_fd, vcpu_fd, order;
+	struct vmclock_abi *mem;
+
+	for (i = 0; i < NR_DESTROY_VMS; i++) {
+		order = i % 4;
+		vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+		TEST_ASSERT(vm_fd >= 0, "KVM_CREATE_VM, errno %d", errno);
+		mem = mmap(NULL, VMCLOCK_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		TEST_ASSERT(mem != MAP_FAILED, "mmap");
+		region.userspace_addr = (unsigned long)mem;
+		TEST_ASSERT(!ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region),
+			    "KVM_SET_USER_MEMORY_REGION, errno %d", errno);
+		vcpu_fd = -1;
+		if (order != 3) {
+			vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
+			TEST_ASSERT(vcpu_fd >= 0, "KVM_CREATE_VCPU, errno %d", errno);
+		}
+		TEST_ASSERT(!ioctl(vm_fd, KVM_SET_VMCLOCK, &vc),
+			    "KVM_SET_VMCLOCK, errno %d", errno);
+		TEST_ASSERT(mem->magic == VMCLOCK_MAGIC, "magic 0x%x", mem->magic);
+		if (order == 3)
+			TEST_ASSERT(mem->clock_status == VMCLOCK_STATUS_UNRELIABLE,
+				    "no vCPU, clock_status %u", mem->clock_status);
+
+		switch (order) {
+		case 0:		/* VM fd, vCPU fd (destroys), memory */
+			close(vm_fd);
+			close(vcpu_fd);
+			munmap(mem, VMCLOCK_PAGE_SIZE);
+			break;
+		case 1:		/* vCPU, memory under the live page, VM */
+			close(vcpu_fd);
+			munmap(mem, VMCLOCK_PAGE_SIZE);
+			usleep(1000);
+			close(vm_fd);
+			break;
+		case 2:		/* memory, VM fd, vCPU fd */
+			munmap(mem, VMCLOCK_PAGE_SIZE);
+			close(vm_fd);
+			usleep(1000);
+			close(vcpu_fd);
+			break;
+		default:	/* no vCPU */
+			close(vm_fd);
+			munmap(mem, VMCLOCK_PAGE_SIZE);
+			break;
+		}
+	}
+	close(kvm_fd);
+	kmsg_assert_clean(kmsg);
+}
+
+/* The VM goes away at process exit / SIGKILL with the page active. */
+TEST(destroy_on_exit)
+{
+	int kmsg = kmsg_open();
+	struct vmclock_vm v;
+	struct kvm_vmclock vc;
+	int i, status;
+	pid_t pid;
+
+	for (i = 0; i < NR_EXIT_VMS; i++) {
+		pid = fork();
+		TEST_ASSERT(pid >= 0, "fork");
+		if (!pid) {
+			vmclock_vm_create(&v, 1);
+			vmclock_set(v.vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+			if (i & 1)
+				_exit(0);
+			for (;;)
+				vmclock_get(v.vm, &vc);
+		}
+		if (!(i & 1)) {
+			usleep(200 * 1000 + i * 5000);
+			kill(pid, SIGKILL);
+		}
+		TEST_ASSERT(waitpid(pid, &status, 0) == pid, "waitpid");
+		TEST_ASSERT((WIFEXITED(status) && !WEXITSTATUS(status)) ||
+			    (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL),
+			    "child status 0x%x", status);
+	}
+	kmsg_assert_clean(kmsg);
+}
+
+struct race_args {
+	int vm_fd;
+	bool stop;
+	u64 nr_ok;
+	u64 nr_efault;
+};
+
+static void *race_vmclock_ioctls(void *arg)
+{
+	struct race_args *ra = arg;
+	static const u64 gpas[] = { VMCLOCK_GPA, VMCLOCK_ALT_GPA };
+	struct kvm_vmclock vc;
+	int i = 0, r;
+
+	while (!__atomic_load_n(&ra->stop, __ATOMIC_ACQUIRE)) {
+		memset(&vc, 0, sizeof(vc));
+		vc.mode = KVM_VMCLOCK_MODE_AUTO;
+		vc.gpa = gpas[i++ & 1];
+		r = ioctl(ra->vm_fd, KVM_SET_VMCLOCK, &vc);
+		TEST_ASSERT(!r || errno == EFAULT,
+			    "racing SET AUTO: %d errno %d", r, errno);
+		if (r)
+			ra->nr_efault++;
+		else
+			ra->nr_ok++;
+		r = ioctl(ra->vm_fd, KVM_GET_VMCLOCK, &vc);
+		TEST_ASSERT(!r, "racing GET: errno %d", errno);
+		if (!(i & 7)) {
+			memset(&vc, 0, sizeof(vc));
+			r = ioctl(ra->vm_fd, KVM_SET_VMCLOCK, &vc);
+			TEST_ASSERT(!r, "racing SET OFF: errno %d", errno);
+		}
+	}
+	return NULL;
+}
+
+TEST(race_teardown)
+{
+	u64 start = now_ns(), round_start, nr_rounds = 0, nr_juggles = 0;
+	struct race_args ra = {};
+	int kmsg = kmsg_open();
+	struct vmclock_vm v;
+	pthread_t thread;
+	u64 offset;
+
+	while (now_ns() - start < RACE_DURATION_NS) {
+		vmclock_vm_create(&v, 1);
+		vmclock_set(v.vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+		vcpu_device_attr_get(v.vcpu[0], KVM_VCPU_TSC_CTRL,
+				     KVM_VCPU_TSC_OFFSET, &offset);
+
+		ra.vm_fd = dup(v.vm->fd);
+		TEST_ASSERT(ra.vm_fd >= 0, "dup");
+		__atomic_store_n(&ra.stop, false, __ATOMIC_RELEASE);
+		kvm_pthread_create(&thread, NULL, race_vmclock_ioctls, &ra);
+
+		round_start = now_ns();
+		while (now_ns() - round_start < RACE_ROUND_NS &&
+		       now_ns() - start < RACE_DURATION_NS) {
+			vm_mem_region_delete(v.vm, VMCLOCK_SLOT);
+			set_tsc_offset(v.vcpu[0], offset + (nr_juggles & 1));
+			vm_userspace_mem_region_add(v.vm, VM_MEM_SRC_ANONYMOUS,
+						    VMCLOCK_GPA, VMCLOCK_SLOT,
+						    VMCLOCK_NPAGES, 0);
+			vm_mem_region_move(v.vm, VMCLOCK_SLOT, VMCLOCK_MOVED_GPA);
+			kvmclock_refresh(v.vm);
+			vm_mem_region_move(v.vm, VMCLOCK_SLOT, VMCLOCK_GPA);
+			nr_juggles++;
+		}
+
+		/*
+		 * Tear down vCPUs, memory and the VM fd under the racing
+		 * thread; the VM itself dies when the thread's dup is closed,
+		 * with the page possibly active.
+		 */
+		kvm_vm_free(v.vm);
+		usleep(5 * 1000);
+		__atomic_store_n(&ra.stop, true, __ATOMIC_RELEASE);
+		pthread_join(thread, NULL);
+		close(ra.vm_fd);
+		nr_rounds++;
+	}
+
+	ksft_print_msg("%lu rounds, %lu memslot juggles, %lu SET ok, %lu SET -EFAULT\n",
+		       (unsigned long)nr_rounds, (unsigned long)nr_juggles,
+		       (unsigned long)ra.nr_ok, (unsigned long)ra.nr_efault);
+	kmsg_assert_clean(kmsg);
+}
+
+TEST(unreliable_tsc_offsets)
+{
+	struct vmclock_vm v = {};
+	struct tsc_xform x;
+	u64 off0;
+
+	vmclock_vm_create(&v, 2);
+	vcpu_device_attr_get(v.vcpu[0], KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_OFFSET,
+			     &off0);
+	set_tsc_offset(v.vcpu[1], off0);
+	kvmclock_refresh(v.vm);
+	vmclock_set(v.vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+	wait_status(v.page, false, "equal offsets");
+
+	set_tsc_offset(v.vcpu[1], off0 + 1000000000ULL);
+	wait_status(v.page, true, "vCPU1 offset differs");
+
+	set_tsc_offset(v.vcpu[1], off0);
+	wait_status(v.page, false, "equal again");
+
+	set_tsc_offset(v.vcpu[0], off0 + 1000000000ULL);
+	wait_status(v.page, true, "vCPU0 offset differs");
+
+	set_tsc_offset(v.vcpu[1], off0 + 1000000000ULL);
+	wait_status(v.page, false, "equal at a new offset");
+
+	kvmclock_refresh(v.vm);
+	tsc_xform_get(v.vcpu[0], &x);
+	wait_accurate(v.vm, v.page, &x, -1, "equal at a new offset");
+	run_accuracy(v.vm, v.page, &x, ACCURACY_SHORT_NS / 2,
+		     ACCURACY_SHORT_SAMPLES / 2, false, "2 vCPUs");
+	run_guest_view(v.vcpu[0], &x, "vCPU0 guest view");
+	run_guest_view(v.vcpu[1], &x, "vCPU1 guest view");
+	kvm_vm_free(v.vm);
+}
+
+TEST(unreliable_without_vcpu)
+{
+	struct kvm_vm *vm = vm_create_barebones();
+	struct vmclock_abi *page, clk;
+
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, VMCLOCK_GPA,
+				    VMCLOCK_SLOT, 1, 0);
+	page = addr_gpa2hva(vm, VMCLOCK_GPA);
+	vmclock_set(vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+	vmclock_read(page, &clk);
+	assert_header(&clk);
+	TEST_ASSERT(clk.clock_status == VMCLOCK_STATUS_UNRELIABLE,
+		    "no vCPU, clock_status %u", clk.clock_status);
+
+	__vm_vcpu_add(vm, 0);
+	wait_status(page, false, "first vCPU created");
+	kvm_vm_free(vm);
+}
+
+/* Changes host-wide time state: restored from the parent on any exit. */
+FIXTURE(host_time) {
+	struct vmclock_vm v;
+	char orig_cs[64];
+	bool cs_changed;
+	int orig_tai;
+	bool tai_changed;
+};
+
+static bool write_clocksource(const char *name)
+{
+	int fd = open(CLOCKSOURCE_DIR "current_clocksource", O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = write(fd, name, strlen(name));
+	close(fd);
+	return n == strlen(name);
+}
+
+static void read_sysfs_str(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	if (!fgets(buf, size, f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+static void set_tai(int tai)
+{
+	struct timex tx = { .modes = ADJ_TAI, .constant = tai };
+
+	TEST_ASSERT(adjtimex(&tx) >= 0, "adjtimex(ADJ_TAI, %d) errno %d",
+		    tai, errno);
+}
+
+FIXTURE_SETUP(host_time)
+{
+	vmclock_vm_create(&self->v, 1);
+}
+
+FIXTURE_TEARDOWN_PARENT(host_time)
+{
+	struct timex tx = { .modes = ADJ_TAI };
+
+	if (self->cs_changed && !write_clocksource(self->orig_cs))
+		ksft_print_msg("FAILED to restore clocksource %s\n", self->orig_cs);
+	if (self->tai_changed) {
+		tx.constant = self->orig_tai;
+		if (adjtimex(&tx) < 0)
+			ksft_print_msg("FAILED to restore TAI offset %d\n",
+				       self->orig_tai);
+	}
+}
+
+TEST_F(host_time, clocksource)
+{
+	char avail[256], cur[64], *tok, *save = NULL, other[64] = "";
+	struct tsc_xform x;
+
+	if (geteuid())
+		SKIP(return, "switching the clocksource needs root");
+
+	read_sysfs_str(CLOCKSOURCE_DIR "current_clocksource", cur, sizeof(cur));
+	if (strcmp(cur, "tsc"))
+		SKIP(return, "current clocksource is %s, not tsc", cur);
+	read_sysfs_str(CLOCKSOURCE_DIR "available_clocksource", avail,
+		       sizeof(avail));
+	for (tok = strtok_r(avail, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save)) {
+		if (strcmp(tok, "tsc") && strcmp(tok, "tsc-early")) {
+			snprintf(other, sizeof(other), "%s", tok);
+			break;
+		}
+	}
+	if (!other[0])
+		SKIP(return, "no clocksource other than tsc available");
+
+	vmclock_vm_enable(&self->v, &x);
+
+	snprintf(self->orig_cs, sizeof(self->orig_cs), "%s", cur);
+	self->cs_changed = true;
+	TEST_ASSERT(write_clocksource(other), "cannot select %s", other);
+	read_sysfs_str(CLOCKSOURCE_DIR "current_clocksource", cur, sizeof(cur));
+	TEST_ASSERT(!strcmp(cur, other), "clocksource %s, wanted %s", cur, other);
+	wait_status(self->v.page, true, other);
+
+	TEST_ASSERT(write_clocksource(self->orig_cs), "cannot restore %s",
+		    self->orig_cs);
+	read_sysfs_str(CLOCKSOURCE_DIR "current_clocksource", cur, sizeof(cur));
+	TEST_ASSERT(!strcmp(cur, self->orig_cs), "clocksource %s after restore",
+		    cur);
+	self->cs_changed = false;
+	wait_status(self->v.page, false, "tsc again");
+	kvmclock_refresh(self->v.vm);
+	wait_accurate(self->v.vm, self->v.page, &x, -1, "tsc again");
+	run_accuracy(self->v.vm, self->v.page, &x, ACCURACY_SHORT_NS,
+		     ACCURACY_SHORT_SAMPLES, false, "tsc again");
+}
+
+static void wait_tai(const struct vmclock_abi *page, int tai)
+{
+	u64 start = now_ns();
+	struct vmclock_abi clk;
+
+	for (;;) {
+		vmclock_read(page, &clk);
+		if (tai_matches(&clk, tai))
+			break;
+		TEST_ASSERT(now_ns() - start < UPDATE_TIMEOUT_NS,
+			    "host TAI %d: page flags 0x%lx tai_offset_sec %d after 1 s",
+			    tai, (unsigned long)clk.flags,
+			    (s16)clk.tai_offset_sec);
+		usleep(1000);
+	}
+	ksft_print_msg("TAI offset %d published after %lu us\n", tai,
+		       (unsigned long)((now_ns() - start) / 1000));
+}
+
+TEST_F(host_time, tai_offset)
+{
+	struct tsc_xform x;
+	int tai;
+
+	if (geteuid())
+		SKIP(return, "setting the TAI offset needs root");
+
+	vmclock_vm_enable(&self->v, &x);
+	self->orig_tai = host_tai_offset();
+	tai = self->orig_tai == 37 ? 36 : 37;
+
+	self->tai_changed = true;
+	set_tai(tai);
+	wait_tai(self->v.page, tai);
+	run_accuracy(self->v.vm, self->v.page, &x, ACCURACY_SHORT_NS / 4,
+		     ACCURACY_SHORT_SAMPLES / 4, false, "TAI changed");
+
+	set_tai(0);
+	wait_tai(self->v.page, 0);
+
+	set_tai(self->orig_tai);
+	self->tai_changed = false;
+	wait_tai(self->v.page, self->orig_tai);
+}
+
+int main(int argc, char *argv[])
+{
+	TEST_REQUIRE(kvm_has_cap(KVM_CAP_VMCLOCK));
+	TEST_REQUIRE(kvm_check_cap(KVM_CAP_ADJUST_CLOCK) & KVM_CLOCK_REALTIME);
+	TEST_REQUIRE(sys_clocksource_is_based_on_tsc());
+
+	return test_harness_run(argc, argv);
+}

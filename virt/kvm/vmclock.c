@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KVM vmclock provider: publishes a struct vmclock_abi page (see
+ * include/uapi/linux/vmclock-abi.h) in guest memory.
+ *
+ * This file is the architecture-independent part: the ioctls, the per-VM
+ * state, writing the page with the seq_count protocol and scheduling the
+ * updates.  The architecture computes the contents of the clock (which
+ * counter, its value and period in the guest, the time, the status) in
+ * kvm_arch_vmclock_fill().
+ *
+ * Locking and contexts:
+ *
+ *  - kvm->vmclock.lock (a mutex) serialises the ioctls, the per-VM work and
+ *    VM teardown.  It nests outside kvm->srcu, which nests outside the gfn
+ *    to pfn cache locks.  It must not be taken with kvm->lock or slots_lock
+ *    held inside kvm->srcu.
+ *  - The page is written with only gpc->lock (an rwlock) read-held, so
+ *    seq_count is never odd across anything that can sleep.
+ *  - kvm_vmclock_update() only queues the per-VM work; it can be called
+ *    from any context in which queue_work() is allowed (including with IRQs
+ *    off or raw spinlocks held), but not from a timekeeper notifier.
+ *  - kvm_vmclock_update_all() queues a single global work, which walks
+ *    vm_list under kvm_lock and queues the work of each VM with an active
+ *    clock.  A VM leaves vm_list (under kvm_lock) before its work is
+ *    cancelled in kvm_vmclock_destroy_vm(), so the works never hold a
+ *    reference to a VM and never run after it is destroyed.
+ *
+ * The page is not marked dirty: that is only allowed from vCPU context on
+ * some architectures (x86 warns otherwise).  The VMM is expected to issue
+ * KVM_SET_VMCLOCK again on the destination of a migration.
+ */
+
+#include <linux/kvm_host.h>
+#include <linux/kthread.h>
+#include <linux/sched/mm.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/workqueue.h>
+
+/* Number of VMs whose vmclock is not OFF, to skip walking vm_list */
+static atomic_t kvm_vmclock_nr_active = ATOMIC_INIT(0);
+
+static void kvm_vmclock_fill(struct kvm *kvm, struct vmclock_abi *clk)
+{
+	memset(clk, 0, sizeof(*clk));
+	clk->magic = cpu_to_le32(VMCLOCK_MAGIC);
+	clk->size = cpu_to_le32(PAGE_SIZE);
+	clk->version = cpu_to_le16(1);
+	kvm_arch_vmclock_fill(kvm, clk);
+}
+
+/*
+ * Write @clk to the page mapped by @gpc with the vmclock seq_count protocol
+ * and, if @full_page, zero the rest of the page.  Called with gpc->lock
+ * read-held and a valid cache; does not sleep.
+ */
+static void kvm_vmclock_write_page(struct kvm_vmclock_state *vc,
+				   struct gfn_to_pfn_cache *gpc,
+				   struct vmclock_abi *clk, bool full_page)
+{
+	struct vmclock_abi *guest = gpc->khva;
+	u32 seq = vc->seq + 1;
+
+	/* Odd: an update is in progress. */
+	WRITE_ONCE(guest->seq_count, cpu_to_le32(seq));
+	/* Pairs with the guest's rmb after reading seq_count. */
+	smp_wmb();
+
+	clk->seq_count = cpu_to_le32(seq);
+	memcpy(guest, clk, sizeof(*clk));
+	if (full_page)
+		memset((void *)guest + sizeof(*clk), 0,
+		       PAGE_SIZE - sizeof(*clk));
+
+	/* Pairs with the guest's rmb before re-reading seq_count. */
+	smp_wmb();
+	seq++;
+	WRITE_ONCE(guest->seq_count, cpu_to_le32(seq));
+	clk->seq_count = cpu_to_le32(seq);
+	vc->seq = seq;
+}
+
+/*
+ * Refresh @gpc in a work item, borrowing the VM's mm: the cache resolves
+ * the host virtual address with current->mm.
+ */
+static int kvm_vmclock_refresh_borrow_mm(struct kvm *kvm,
+					 struct gfn_to_pfn_cache *gpc)
+{
+	int r;
+
+	if (current->mm == kvm->mm)
+		return kvm_gpc_refresh(gpc, PAGE_SIZE);
+
+	if (WARN_ON_ONCE(current->mm) || !mmget_not_zero(kvm->mm))
+		return -EFAULT;
+
+	kthread_use_mm(kvm->mm);
+	r = kvm_gpc_refresh(gpc, PAGE_SIZE);
+	kthread_unuse_mm(kvm->mm);
+	mmput(kvm->mm);
+	return r;
+}
+
+/*
+ * Write @clk to the page mapped by @gpc, refreshing the cache if needed.
+ * Process context, kvm->vmclock.lock held.
+ */
+static int kvm_vmclock_write(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
+			     struct vmclock_abi *clk, bool full_page)
+{
+	int idx, r = 0;
+
+	lockdep_assert_held(&kvm->vmclock.lock);
+
+	idx = srcu_read_lock(&kvm->srcu);
+	read_lock(&gpc->lock);
+	while (!kvm_gpc_check(gpc, PAGE_SIZE)) {
+		read_unlock(&gpc->lock);
+
+		r = kvm_vmclock_refresh_borrow_mm(kvm, gpc);
+		if (r)
+			goto out;
+
+		read_lock(&gpc->lock);
+	}
+
+	kvm_vmclock_write_page(&kvm->vmclock, gpc, clk, full_page);
+	read_unlock(&gpc->lock);
+out:
+	srcu_read_unlock(&kvm->srcu, idx);
+	return r;
+}
+
+/*
+ * Stop using the current page: mark it unreliable if it can still be
+ * written (best effort), then release the cache.  kvm->vmclock.lock held,
+ * process context.
+ */
+static void kvm_vmclock_retire(struct kvm *kvm, bool write_unreliable)
+{
+	struct kvm_vmclock_state *vc = &kvm->vmclock;
+	struct gfn_to_pfn_cache *gpc = &vc->gpc[vc->cur];
+	struct vmclock_abi clk;
+
+	if (vc->mode == KVM_VMCLOCK_MODE_OFF)
+		return;
+
+	if (write_unreliable) {
+		clk = vc->clock;
+		clk.clock_status = VMCLOCK_STATUS_UNRELIABLE;
+		kvm_vmclock_write(kvm, gpc, &clk, false);
+	}
+	kvm_gpc_deactivate(gpc);
+
+	WRITE_ONCE(vc->mode, KVM_VMCLOCK_MODE_OFF);
+	vc->gpa = 0;
+	memset(&vc->clock, 0, sizeof(vc->clock));
+	atomic_dec(&kvm_vmclock_nr_active);
+}
+
+static void kvm_vmclock_work_fn(struct work_struct *work)
+{
+	struct kvm *kvm = container_of(work, struct kvm, vmclock.work);
+	struct kvm_vmclock_state *vc = &kvm->vmclock;
+	struct vmclock_abi clk;
+
+	mutex_lock(&vc->lock);
+	if (vc->mode == KVM_VMCLOCK_MODE_AUTO) {
+		kvm_vmclock_fill(kvm, &clk);
+		/*
+		 * If the page is gone (e.g. its memslot was deleted), try again
+		 * at the next update.
+		 */
+		if (!kvm_vmclock_write(kvm, &vc->gpc[vc->cur], &clk, false))
+			vc->clock = clk;
+	}
+	mutex_unlock(&vc->lock);
+}
+
+/**
+ * kvm_vmclock_update - schedule a republication of a VM's vmclock
+ * @kvm: the VM
+ *
+ * Queues the per-VM work if the clock is active.  Any context where
+ * queue_work() is allowed; the caller must hold a reference to @kvm or
+ * otherwise keep it from being destroyed (e.g. be a vCPU of it).
+ */
+void kvm_vmclock_update(struct kvm *kvm)
+{
+	if (READ_ONCE(kvm->vmclock.mode) != KVM_VMCLOCK_MODE_OFF)
+		queue_work(system_dfl_wq, &kvm->vmclock.work);
+}
+
+static void kvm_vmclock_update_all_fn(struct work_struct *work)
+{
+	struct kvm *kvm;
+
+	mutex_lock(&kvm_lock);
+	list_for_each_entry(kvm, &vm_list, vm_list)
+		kvm_vmclock_update(kvm);
+	mutex_unlock(&kvm_lock);
+}
+
+static DECLARE_WORK(kvm_vmclock_update_all_work, kvm_vmclock_update_all_fn);
+
+/**
+ * kvm_vmclock_update_all - schedule a republication of all VMs' vmclocks
+ *
+ * For the architecture code, when host timekeeping changed.  O(1): it
+ * only queues one global work item, which walks the VMs.  Any context
+ * where queue_work() is allowed (use an irq_work from a timekeeper
+ * notifier).
+ */
+void kvm_vmclock_update_all(void)
+{
+	if (atomic_read(&kvm_vmclock_nr_active))
+		queue_work(system_dfl_wq, &kvm_vmclock_update_all_work);
+}
+
+/**
+ * kvm_vmclock_cancel_update_all - wait for kvm_vmclock_update_all() work
+ *
+ * For module unload, after the architecture stopped calling
+ * kvm_vmclock_update_all().
+ */
+void kvm_vmclock_cancel_update_all(void)
+{
+	cancel_work_sync(&kvm_vmclock_update_all_work);
+}
+
+u32 kvm_vmclock_modes(struct kvm *kvm)
+{
+	return kvm_arch_vmclock_modes(kvm) & BIT(KVM_VMCLOCK_MODE_AUTO);
+}
+
+void kvm_vmclock_init_vm(struct kvm *kvm)
+{
+	struct kvm_vmclock_state *vc = &kvm->vmclock;
+
+	mutex_init(&vc->lock);
+	vc->mode = KVM_VMCLOCK_MODE_OFF;
+	kvm_gpc_init(&vc->gpc[0], kvm);
+	kvm_gpc_init(&vc->gpc[1], kvm);
+	INIT_WORK(&vc->work, kvm_vmclock_work_fn);
+}
+
+/*
+ * Called by kvm_destroy_vm() after the VM left vm_list and before vCPUs are
+ * destroyed.  The page is not written: the VM is going away.
+ */
+void kvm_vmclock_destroy_vm(struct kvm *kvm)
+{
+	struct kvm_vmclock_state *vc = &kvm->vmclock;
+
+	mutex_lock(&vc->lock);
+	kvm_vmclock_retire(kvm, false);
+	mutex_unlock(&vc->lock);
+
+	/* Nothing can queue the work anymore: the mode is OFF. */
+	cancel_work_sync(&vc->work);
+}
+
+static int kvm_vmclock_set_auto(struct kvm *kvm, gpa_t gpa)
+{
+	struct kvm_vmclock_state *vc = &kvm->vmclock;
+	struct gfn_to_pfn_cache *gpc;
+	struct vmclock_abi clk;
+	unsigned int next;
+	int idx, r;
+
+	r = kvm_arch_vmclock_check(kvm, gpa);
+	if (r)
+		return r;
+
+	if (kvm_mem_is_private(kvm, gpa_to_gfn(gpa)))
+		return -EINVAL;
+
+	/* Same page: just rewrite it. */
+	if (vc->mode == KVM_VMCLOCK_MODE_AUTO && vc->gpa == gpa) {
+		kvm_vmclock_fill(kvm, &clk);
+		r = kvm_vmclock_write(kvm, &vc->gpc[vc->cur], &clk, true);
+		if (!r)
+			vc->clock = clk;
+		return r;
+	}
+
+	/*
+	 * Activate and write the new page with the spare cache, so that the
+	 * current configuration is untouched if that fails.
+	 */
+	next = vc->mode == KVM_VMCLOCK_MODE_OFF ? vc->cur : !vc->cur;
+	gpc = &vc->gpc[next];
+	idx = srcu_read_lock(&kvm->srcu);
+	r = kvm_gpc_activate(gpc, gpa, PAGE_SIZE);
+	srcu_read_unlock(&kvm->srcu, idx);
+	if (r)
+		return r;
+
+	kvm_vmclock_fill(kvm, &clk);
+	r = kvm_vmclock_write(kvm, gpc, &clk, true);
+	if (r) {
+		kvm_gpc_deactivate(gpc);
+		return r;
+	}
+
+	kvm_vmclock_retire(kvm, true);
+
+	vc->cur = next;
+	vc->gpa = gpa;
+	vc->clock = clk;
+	atomic_inc(&kvm_vmclock_nr_active);
+	WRITE_ONCE(vc->mode, KVM_VMCLOCK_MODE_AUTO);
+	return 0;
+}
+
+int kvm_vm_ioctl_set_vmclock(struct kvm *kvm, void __user *argp)
+{
+	struct kvm_vmclock_state *vc = &kvm->vmclock;
+	struct kvm_vmclock arg;
+	int r;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+
+	if (arg.flags || memchr_inv(arg.reserved, 0, sizeof(arg.reserved)) ||
+	    memchr_inv(&arg.clock, 0, sizeof(arg.clock)))
+		return -EINVAL;
+
+	switch (arg.mode) {
+	case KVM_VMCLOCK_MODE_OFF:
+		if (arg.gpa)
+			return -EINVAL;
+		break;
+	case KVM_VMCLOCK_MODE_AUTO:
+		if (!(kvm_vmclock_modes(kvm) & BIT(arg.mode)) ||
+		    !PAGE_ALIGNED(arg.gpa))
+			return -EINVAL;
+		break;
+	default:
+		return -EINVAL;
+	}
+
+	mutex_lock(&vc->lock);
+	if (arg.mode == KVM_VMCLOCK_MODE_OFF) {
+		kvm_vmclock_retire(kvm, true);
+		r = 0;
+	} else {
+		r = kvm_vmclock_set_auto(kvm, arg.gpa);
+	}
+	mutex_unlock(&vc->lock);
+
+	return r;
+}
+
+int kvm_vm_ioctl_get_vmclock(struct kvm *kvm, void __user *argp)
+{
+	struct kvm_vmclock_state *vc = &kvm->vmclock;
+	struct kvm_vmclock arg;
+
+	memset(&arg, 0, sizeof(arg));
+
+	mutex_lock(&vc->lock);
+	arg.mode = vc->mode;
+	arg.gpa = vc->gpa;
+	arg.clock = vc->clock;
+	mutex_unlock(&vc->lock);
+
+	if (copy_to_user(argp, &arg, sizeof(arg)))
+		return -EFAULT;
+	return 0;
+}
