@@ -6,13 +6,14 @@ BENCH := bench
 BUILD ?= $(CURDIR)/build
 export BUILD
 
-.PHONY: all check check-debug kernel kernel-debug tree deps guard selftests verdict clean help
+.PHONY: all demo check check-debug kernel kernel-debug tree deps guard selftests verdict clean help
 
 all: help
 
 help:
 	@echo "make check        build the patched kernel, boot it under QEMU, run KUnit and KVM selftests"
 	@echo "make check-debug  the same on the debug kernel (lockdep, KASAN, UBSAN, DEBUG_ATOMIC_SLEEP...)"
+	@echo "make demo         boot the bench and show a guest reading UTC from its KVM-filled vmclock page"
 	@echo "make tree         only make the patched tree in build/linux"
 	@echo "make clean        remove build/ (the ccache outside the clone is kept)"
 
@@ -31,6 +32,10 @@ check: tree
 
 check-debug: tree
 	@$(BENCH)/check.sh debug
+
+# The feature at work: a demo VMM in the bench VM prints guest and host UTC.
+demo: tree
+	@$(BENCH)/demo.sh
 
 clean:
 	rm -rf $(BUILD)

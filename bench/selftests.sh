@@ -5,8 +5,15 @@
 hdr=$BUILD/kbuild-${1:-fast}/hdr/include
 out=$BUILD/selftests
 [ -d "$hdr" ] || die "no installed headers at $hdr (run bench/kernel.sh first)"
-targets=$(grep -v '^\s*\(#\|$\)' "$TOP/bench/tests.conf" | awk -v o="$out" '{ print o "/" $1 }' | sort -u)
+progs=$(grep -v '^\s*\(#\|$\)' "$TOP/bench/tests.conf" | awk '{ print $1 }' | sort -u | tr '\n' ' ')
 mkdir -p "$out"
+# The demo VMM (bench tooling, not part of the series) builds with the selftests' library.
+kdir=$SRC/tools/testing/selftests/kvm
+cp "$TOP/bench/demo/vmclock_demo.c" "$kdir/x86/vmclock_demo.c"
+grep -qx '/tools/testing/selftests/kvm/x86/vmclock_demo.c' "$SRC/.git/info/exclude" ||
+	echo '/tools/testing/selftests/kvm/x86/vmclock_demo.c' >>"$SRC/.git/info/exclude"
+progs="$progs x86/vmclock_demo"
 log "building selftests"
 make -s -C "$SRC/tools/testing/selftests/kvm" -j"$JOBS" CC="ccache gcc" OUTPUT="$out" \
-	LINUX_HDR_PATH="$hdr/" KHDR_INCLUDES="-isystem $hdr" $targets
+	LINUX_HDR_PATH="$hdr/" KHDR_INCLUDES="-isystem $hdr" \
+	TEST_GEN_PROGS_x86="$progs" TEST_GEN_PROGS_EXTENDED_x86= TEST_PROGS_x86=

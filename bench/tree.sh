@@ -6,6 +6,10 @@
 . "$(dirname "$0")/lib.sh"
 "$TOP/bench/guard.sh"
 want=$(series_hash)
+if [ -d "$SRC/.git" ] && { [ -n "$(git -C "$SRC" status --porcelain --untracked-files=no)" ] ||
+	[ -n "$(git -C "$SRC" ls-files -o --exclude-standard)" ]; }; then
+	die "build/linux has uncommitted changes: commit them there and run bench/import.sh, or discard them"
+fi
 if [ -f "$SRC/.bench-series" ] && [ "$(cat "$SRC/.bench-series")" = "$want" ]; then
 	log "patched tree up to date ($want)"
 	exit 0
@@ -45,13 +49,15 @@ while read -r name; do
 	sed -n '1,/^$/s/^New-file: //p' "$p" | while read -r f; do
 		[ -f "$TOP/$f" ] || die "$name: New-file $f is not in the repository"
 		mkdir -p "$(dirname "$f")" && cp "$TOP/$f" "$f"
+		# -f: Debian's top-level .gitignore ignores everything new at the top level
+		git add -f -- "$f"
 	done
 	awk 'f; /^---$/ { f = 1 }' "$p" >"$BUILD/.diff"
 	if [ -s "$BUILD/.diff" ]; then
 		git apply --index --whitespace=error-all "$BUILD/.diff" ||
 			die "$name does not apply"
 	fi
-	git add -A
+	git add -u
 	{ echo "$subject"; echo; sed -n '/^$/,/^---$/p' "$p" | sed '1d;$d'; } >"$BUILD/.msg"
 	git commit -q --allow-empty -F "$BUILD/.msg"
 done <"$TOP/patches/series"
