@@ -6,7 +6,7 @@ BENCH := bench
 BUILD ?= $(CURDIR)/build
 export BUILD
 
-.PHONY: all demo check check-debug kernel kernel-debug tree deps guard selftests verdict clean help
+.PHONY: all demo series series-check check check-debug kernel kernel-debug tree deps guard selftests verdict clean help
 
 all: help
 
@@ -14,6 +14,8 @@ help:
 	@echo "make check        build the patched kernel, boot it under QEMU, run KUnit and KVM selftests"
 	@echo "make check-debug  the same on the debug kernel (lockdep, KASAN, UBSAN, DEBUG_ATOMIC_SLEEP...)"
 	@echo "make demo         boot the bench and show a guest reading UTC from its KVM-filled vmclock page"
+	@echo "make series       the series as git format-patch files with a cover letter, in build/series"
+	@echo "make series-check checkpatch, git am on the base, kernel-doc, per-patch builds, W=1, sparse"
 	@echo "make tree         only make the patched tree in build/linux"
 	@echo "make clean        remove build/ (the ccache outside the clone is kept)"
 
@@ -36,6 +38,14 @@ check-debug: tree
 # The feature at work: a demo VMM in the bench VM prints guest and host UTC.
 demo: tree
 	@$(BENCH)/demo.sh
+
+# A mailing-list-ready series in build/series, and its checks (FULL=0: checkpatch,
+# git am and kernel-doc only; the default adds per-patch builds, W=1, sparse, uAPI test).
+series: tree
+	@$(BENCH)/series.sh
+
+series-check: series
+	@$(BENCH)/series-check.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# make series-check: is build/series ready for the list?
+#  1. scripts/checkpatch.pl --strict on every patch: clean but for the missing
+#     Signed-off-by (the submitter adds theirs; see README);
+#  2. the series applies with git am to a pristine base and gives the same tree;
+#  3. scripts/kernel-doc -none on the new C files reports nothing;
+#  4. (FULL=1, the default outside CI) the tree builds after every patch, W=1 and
+#     sparse (C=1) on the objects each patch touches report nothing the base did not,
+#     and the uAPI headers pass CONFIG_UAPI_HEADER_TEST after every patch.
+. "$(dirname "$0")/lib.sh"
+ser=$BUILD/series
+[ -d "$ser" ] || die "no series: run make series first"
+full=${FULL:-1}
+fail=0
+note() { echo "series-check: $*"; }
+bad() { echo "series-check: FAIL: $*"; fail=1; }
+patches=$(ls "$ser"/0*.patch | grep -v 0000-cover-letter)
+
+# 1. checkpatch
+nosob=0
+for p in $patches; do
+	outp=$(cd "$SRC" && scripts/checkpatch.pl --strict --no-signoff --showfile --color=never \
+		--ignore MISSING_SIGN_OFF "$p" 2>&1) || true
+	if echo "$outp" | grep -q '^total: 0 errors, 0 warnings, 0 checks'; then
+		note "checkpatch clean: $(basename "$p")"
+	else
+		bad "checkpatch: $(basename "$p")"; echo "$outp" | sed 's/^/    /'
+	fi
+	grep -q '^Signed-off-by:' "$p" || nosob=$((nosob + 1))
+done
+[ $nosob = 0 ] || note "remaining: $nosob patches have no Signed-off-by (the submitter adds theirs: git rebase --signoff)"
+
+# 2. git am on a pristine base
+wt=$BUILD/am-check
+git -C "$SRC" worktree remove --force "$wt" 2>/dev/null || rm -rf "$wt"
+git -C "$SRC" worktree prune
+git -C "$SRC" worktree add -q --detach "$wt" base
+if (cd "$wt" && git am -q $patches); then
+	if [ -z "$(git -C "$wt" diff series --stat)" ]; then
+		note "git am: $(echo "$patches" | wc -w) patches apply to the base, same tree as the series"
+	else
+		bad "git am: the applied series differs from build/linux"
+	fi
+else
+	bad "git am: the series does not apply to the base"
+	(cd "$wt" && git am --abort) || true
+fi
+git -C "$SRC" worktree remove --force "$wt"
+
+# 3. kernel-doc on the new C files
+new=$(git -C "$SRC" diff --name-only --diff-filter=A base series -- '*.c' '*.h')
+kd=$(cd "$SRC" && scripts/kernel-doc -none -Wall $new 2>&1)
+[ -z "$kd" ] && note "kernel-doc: nothing to report on $(echo $new | wc -w) new files" ||
+	{ bad "kernel-doc"; echo "$kd" | sed 's/^/    /'; }
+
+# 4. bisectability, W=1, sparse, uAPI header test
+if [ "$full" = 1 ]; then
+	"$TOP/bench/kernel.sh" fast >/dev/null
+	out=$BUILD/kbuild-fast
+	mk() { make -C "$SRC" O="$out" CC="ccache gcc" HOSTCC="ccache gcc" -j"$JOBS" "$@"; }
+	objs_of() { git -C "$SRC" diff --name-only "$1^" "$1" -- '*.c' | grep -v '^tools/' |
+		while read -r f; do
+			o=${f%.c}.o
+			[ -f "$out/$o" ] && echo "$o"
+		done; }
+	diag() { # W=1 and sparse messages for the objects, without line numbers
+		for o in "$@"; do rm -f "$out/$o"; done
+		mk -s W=1 C=1 CHECK="sparse -Wno-decl" "$@" 2>&1 | grep -E 'warning|error' |
+			sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | LC_ALL=C sort -u; }
+	trap 'git -C "$SRC" checkout -q series' EXIT
+	commits=$(git -C "$SRC" rev-list --reverse base..series)
+	# What the base reports for every object the series touches
+	all=$(for c in $commits; do objs_of "$c"; done | sort -u)
+	git -C "$SRC" checkout -q base
+	mk -s olddefconfig >/dev/null
+	# shellcheck disable=SC2086
+	before=$(diag $all)
+	for c in $commits; do
+		git -C "$SRC" checkout -q "$c"
+		s=$(git -C "$SRC" log -1 --format=%s "$c")
+		mk -s olddefconfig >/dev/null
+		if ! mk -s bzImage >/dev/null 2>"$BUILD/.bisect.err"; then
+			bad "does not build after: $s"; sed 's/^/    /' "$BUILD/.bisect.err" | tail -20
+			continue
+		fi
+		objs=$(objs_of "$c")
+		# shellcheck disable=SC2086
+		newd=$([ -n "$objs" ] && diag $objs | LC_ALL=C comm -13 <(echo "$before") - || true)
+		[ -z "$newd" ] || { bad "new W=1/sparse messages after: $s"; echo "$newd" | sed 's/^/    /'; }
+		if ! mk -s headers >/dev/null 2>&1 || ! mk -s CONFIG_UAPI_HEADER_TEST=y usr/ >/dev/null 2>"$BUILD/.uapi.err"; then
+			bad "uAPI header test after: $s"; sed 's/^/    /' "$BUILD/.uapi.err" | tail -10
+		fi
+		note "builds, no new W=1/sparse messages, uAPI headers ok: $s"
+	done
+	git -C "$SRC" checkout -q series
+	trap - EXIT
+	mk -s olddefconfig >/dev/null
+else
+	note "bisect builds, W=1, sparse and the uAPI header test skipped (FULL=0): run make series-check"
+fi
+[ $fail = 0 ] && echo "series-check: passed" || { echo "series-check: FAILED"; exit 1; }
