@@ -7,6 +7,7 @@ selftest, with the test's own output behind "# ". Prints every test's result,
 then "N passed, N failed, N skipped"; exits 1 on any failure, on a VM that did
 not finish, and on any kernel splat anywhere in the log.
 """
+import os
 import re
 import sys
 
@@ -31,9 +32,25 @@ def main():
         lines = [TS_RE.sub("", l.rstrip("\r\n")) for l in f]
 
     results = []  # (kind, name, status, note)
+    known = []
+    kfile = os.path.join(os.path.dirname(os.path.abspath(__file__)), "known-splats")
+    for kl in open(kfile):
+        if kl.strip() and not kl.startswith("#"):
+            head, sig, why = kl.rstrip("\n").split("\t", 2)
+            known.append((re.compile(head), re.compile(sig), why))
     splats = []
+    known_seen = []
+    covered = set()  # lines that belong to a known report
     for i, l in enumerate(lines):
-        if SPLAT_RE.search(l):
+        for head, sig, why in known:
+            if head.search(l) and any(sig.search(x) for x in lines[i:i + 80]):
+                end = next((j for j in range(i + 1, min(i + 200, len(lines)))
+                            if lines[j].startswith("---[ end trace")
+                            or lines[j].strip() == "</TASK>"), min(i + 80, len(lines) - 1))
+                covered.update(range(i, end + 1))
+                known_seen.append((i + 1, l.strip(), why))
+    for i, l in enumerate(lines):
+        if SPLAT_RE.search(l) and i not in covered:
             splats.append((i + 1, l))
 
     try:
@@ -118,6 +135,8 @@ def main():
     npass = sum(r[2] == "pass" for r in results)
     nfail = sum(r[2] == "fail" for r in results) + len(problems)
     nskip = sum(r[2] == "skip" for r in results)
+    for n, l, why in known_seen:
+        print(f"KNOWN bench    kernel report at log line {n}: {l} ({why.split(';')[0]})")
     for p in problems:
         print(f"FAIL bench    {p}")
     print(f"{npass} passed, {nfail} failed, {nskip} skipped")
