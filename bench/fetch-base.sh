@@ -15,10 +15,10 @@ echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror tri
 	>"$out/etc/sources.list"
 opts=(-o "Dir::Etc::SourceList=$out/etc/sources.list" -o "Dir::Etc::SourceParts=/nonexistent"
       -o "Dir::State::Lists=$out/lists" -o "Dir::Cache::Archives=$out/archives"
-      -o "APT::Architecture=amd64" -o "Debug::NoLocking=1")
+      -o "APT::Architecture=amd64" -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root")
 log "fetching linux-source-7.3=$LINUX_DEB_VERSION from $mirror (private apt configuration)"
-apt-get "${opts[@]}" update -qq
-(cd "$out" && apt-get "${opts[@]}" download "linux-source-7.3=$LINUX_DEB_VERSION")
+apt-get "${opts[@]}" update -qq >&2
+(cd "$out" && apt-get "${opts[@]}" -q download "linux-source-7.3=$LINUX_DEB_VERSION" >&2)
 deb=$(ls "$out"/linux-source-7.3_*.deb)
 rm -rf "$out/x" && dpkg-deb -x "$deb" "$out/x"
 ls "$out"/x/usr/src/linux-source-7.3.tar.xz
