@@ -11,6 +11,8 @@ LINUX_DEB_VERSION=7.3.4-1~bpo13+1
 # ccache lives outside the clone so that a fresh clone (CI) reuses it.
 export CCACHE_DIR=${CCACHE_DIR:-/var/cache/kvm-vmclock/ccache}
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
+# Paths under the build folder are hashed relative to it, so that every clone hits.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$BUILD}
 JOBS=${JOBS:-$(( $(nproc) + 1 ))}
 # Fixed identity and dates: the generated commits (and so the series) are reproducible.
 export GIT_AUTHOR_NAME=${GIT_AUTHOR_NAME:-"KVM vmclock series"}

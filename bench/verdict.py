@@ -13,7 +13,7 @@ import sys
 
 # Kernel messages that mean something went wrong, wherever they appear.
 SPLATS = [
-    r"WARNING: CPU: \d+", r"\bBUG: ", r"Kernel panic", r"\bOops\b", r"Call Trace:",
+    r"WARNING: CPU: \d+", r"^WARNING: \S+:\d+ at ", r"-+\[ cut here \]-+", r"\bBUG: ", r"Kernel panic", r"\bOops\b", r"Call Trace:",
     r"general protection fault", r"KASAN: ", r"UBSAN: ", r"possible circular locking",
     r"possible recursive locking", r"inconsistent lock state", r"suspicious RCU usage",
     r"INFO: rcu_\w+ (self-)?detected stall", r"rcu: INFO: ", r"sleeping function called from invalid context",
