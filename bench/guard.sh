@@ -13,9 +13,7 @@ for f in $list; do
 			echo "guard: $f exists in the base tree: patch it, do not copy it" >&2
 			fail=1
 		fi
-	elif [ -f "$LINUX_TARBALL" ] && [ -z "${GUARD_NO_TAR:-}" ]; then
-		: # checked against the tarball below in one pass
-	fi
+	fi  # (without the base repository, the tarball is checked below in one pass)
 	c=$(grep -l "^New-file: $f\$" patches/*.patch 2>/dev/null | wc -l)
 	if [ "$c" != 1 ]; then
 		echo "guard: $f is named by $c patches (New-file:), it must be exactly one" >&2
