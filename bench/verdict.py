@@ -26,6 +26,9 @@ TAP_RE = re.compile(r"^(\s*)(not ok|ok) (\d+) (?:- )?([^#]*?)\s*(?:#\s*(.*))?$")
 TS_RE = re.compile(r"^\[\s*\d+\.\d+\] ")
 
 
+# KUnit suites the bench kernel must run (bench/config/fast.config enables them)
+EXPECTED_KUNIT_SUITES = ["kvm_vmclock"]
+
 def main():
     path = sys.argv[1]
     with open(path, errors="replace") as f:
@@ -130,6 +133,11 @@ def main():
         problems.append(f"{seen_top} of {planned} planned selftests reported")
     if not any(k == "kunit" for k, *_ in results):
         problems.append("no KUnit results in the log")
+    # The series' own KUnit suites must have run (a config that lost them
+    # would otherwise pass silently).
+    for suite in EXPECTED_KUNIT_SUITES:
+        if not any(l.strip() == f"# Subtest: {suite}" for l in lines[:start]):
+            problems.append(f"KUnit suite {suite} did not run")
     for n, l in splats[:20]:
         problems.append(f"kernel splat at log line {n}: {l.strip()}")
     npass = sum(r[2] == "pass" for r in results)

@@ -26,6 +26,9 @@
  *    cancelled in kvm_vmclock_destroy_vm(), so the works never hold a
  *    reference to a VM and never run after it is destroyed.
  *
+ * Each write of the page counts in the VM's vmclock_updates statistic and
+ * fires the kvm_vmclock_update tracepoint.
+ *
  * The page is not marked dirty: that is only allowed from vCPU context on
  * some architectures (x86 warns otherwise).  The VMM is expected to issue
  * KVM_SET_VMCLOCK again on the destination of a migration.
@@ -37,6 +40,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
+#include <trace/events/kvm.h>
 
 /* Number of VMs whose vmclock is not OFF, to skip walking vm_list */
 static atomic_t kvm_vmclock_nr_active = ATOMIC_INIT(0);
@@ -128,6 +132,13 @@ static int kvm_vmclock_write(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
 
 	kvm_vmclock_write_page(&kvm->vmclock, gpc, clk, full_page);
 	read_unlock(&gpc->lock);
+
+	++kvm->stat.generic.vmclock_updates;
+	trace_kvm_vmclock_update(gpc->gpa, le32_to_cpu(clk->seq_count),
+				 clk->clock_status,
+				 le64_to_cpu(clk->counter_value),
+				 le64_to_cpu(clk->time_sec),
+				 le64_to_cpu(clk->time_frac_sec));
 out:
 	srcu_read_unlock(&kvm->srcu, idx);
 	return r;

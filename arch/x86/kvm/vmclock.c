@@ -4,22 +4,43 @@
  * guest's TSC, for the generic core in virt/kvm/vmclock.c.
  *
  * The timekeeper notifier (pvclock_gtod_notify(), with tk_core.seq
- * write-held and IRQs off) stores a snapshot of the timekeeper's
- * (cycle_last, CLOCK_REALTIME, mult/shift) in a seqcount-protected global,
- * O(1) whatever the number of VMs, and queues an irq_work only when
- * something that is published changed.  The irq_work asks the generic core
- * to republish all VMs (kvm_vmclock_update_all()), from a workqueue.  The
- * per-VM work then calls kvm_arch_vmclock_fill() in process context, which
- * converts the snapshot into the guest's TSC domain with the reference
- * vCPU's TSC offset and scaling ratio.
+ * write-held and IRQs off) stores a snapshot of the timekeeper in a
+ * seqcount-protected global, O(1) whatever the number of VMs, and decides
+ * whether the published line, time = time_sec + (counter - counter_value) *
+ * period, is still good (kvm_vmclock_line_stale()).  Only if it is not does
+ * it compute a new line, in the host TSC domain, and queue an irq_work,
+ * which asks the generic core to republish all VMs from a workqueue
+ * (kvm_vmclock_update_all()).  The per-VM work then calls
+ * kvm_arch_vmclock_fill() in process context, which converts that line
+ * into the guest's TSC domain with the vCPUs' TSC offset and scaling ratio.
+ *
+ * The update policy.  The timekeeper dithers its multiplier by one unit
+ * around the rate NTP asks for (tick_len per cycle_interval), so mult
+ * changes often while the clock follows the same long-run line.  The page
+ * therefore publishes the NTP rate itself, and is rewritten only when
+ *
+ *  - the clock was set (settimeofday, ADJ_SETOFFSET, leap second, TAI
+ *    offset change, resume), or the clocksource, its shift or tick, or the
+ *    TSC's stability changed: at the next timekeeper update;
+ *  - the line would differ from the timekeeper's CLOCK_REALTIME by more
+ *    than vmclock_max_error_ns before the next update, judged at each
+ *    update from the current difference, the dithering step (one unit of
+ *    mult over one tick) and the drift of one second at the current NTP
+ *    rate.  An ADJ_FREQUENCY change makes the drift large at once, so it
+ *    costs one rewrite; small NTP slews are absorbed until they add up.
+ *
+ * vmclock_max_error_ns = 0 rewrites at every timekeeper update (for
+ * comparison and debugging).
  */
 
 #include <linux/clocksource_ids.h>
 #include <linux/irq_work.h>
 #include <linux/kvm_host.h>
 #include <linux/math64.h>
+#include <linux/moduleparam.h>
 #include <linux/seqlock.h>
 #include <linux/timekeeper_internal.h>
+#include <linux/timex.h>
 #include <kunit/visibility.h>
 #include <asm/tsc.h>
 
@@ -60,6 +81,37 @@ static unsigned int vmclock_div_normalize(u64 a, u64 d, u64 *q)
 }
 
 /**
+ * kvm_vmclock_period - a counter period in vmclock units
+ * @num: numerator
+ * @den: denominator, in ns
+ * @shift: the period is @num / (@den * 2^@shift) ns
+ * @p: result: @p->period_frac_sec and @p->period_shift are set
+ *
+ * Rounded down, normalised to [2^63, 2^64).
+ *
+ * Return: 0, or -EINVAL / -ERANGE for unusable parameters.
+ */
+VISIBLE_IF_KUNIT int kvm_vmclock_period(u64 num, u64 den, unsigned int shift,
+					struct kvm_vmclock_params *p)
+{
+	unsigned int t;
+	u64 d, q;
+
+	if (!num || !den || check_mul_overflow(den, (u64)NSEC_PER_SEC, &d))
+		return -EINVAL;
+
+	/* num / (den * 1e9 * 2^shift) s per cycle = q * 2^-(t + shift) */
+	t = vmclock_div_normalize(num, d, &q);
+	if (t + shift < 64 || t + shift - 64 > 63)
+		return -ERANGE;
+
+	p->period_frac_sec = q;
+	p->period_shift = t + shift - 64;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_period);
+
+/**
  * kvm_vmclock_host_params - a timekeeper reading in vmclock units
  * @cycle_last: counter value of the reading (tkr_mono.cycle_last)
  * @mult: timekeeper multiplier (tkr_mono.mult)
@@ -78,8 +130,8 @@ VISIBLE_IF_KUNIT int kvm_vmclock_host_params(u64 cycle_last, u32 mult,
 					     u64 xtime_nsec,
 					     struct kvm_vmclock_params *p)
 {
-	unsigned int t;
-	u64 sec, q;
+	u64 sec;
+	int r;
 
 	if (!mult || !shift || shift > 63)
 		return -EINVAL;
@@ -89,14 +141,12 @@ VISIBLE_IF_KUNIT int kvm_vmclock_host_params(u64 cycle_last, u32 mult,
 	xtime_sec += sec;
 	xtime_nsec -= (sec * NSEC_PER_SEC) << shift;
 
-	/* mult / (1e9 * 2^shift) seconds per tick = q * 2^-(t + shift) */
-	t = vmclock_div_normalize(mult, NSEC_PER_SEC, &q);
-	if (t + shift < 64 || t + shift - 64 > 63)
-		return -ERANGE;
+	/* mult / 2^shift ns per cycle */
+	r = kvm_vmclock_period(mult, 1, shift, p);
+	if (r)
+		return r;
 
 	p->counter_value = cycle_last;
-	p->period_frac_sec = q;
-	p->period_shift = t + shift - 64;
 	p->time_sec = xtime_sec;
 	p->time_frac_sec = mul_u64_u64_div_u64(xtime_nsec, 1ULL << (64 - shift),
 					       NSEC_PER_SEC);
@@ -189,23 +239,158 @@ VISIBLE_IF_KUNIT u64 kvm_vmclock_time_at(const struct kvm_vmclock_params *p,
 }
 EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_time_at);
 
-/* Host timekeeper snapshot, written by the notifier under kvm_vmclock_host_seq */
-struct kvm_vmclock_host {
-	u64 cycle_last;
-	u64 xtime_sec;
-	u64 xtime_nsec;
-	u32 mult;
-	u32 shift;
-	s32 tai_offset;
-	int vclock_mode;
-	enum clocksource_ids cs_id;
-	bool tsc_unstable;
-};
+/**
+ * kvm_vmclock_host_line - the line to publish for a timekeeper snapshot
+ * @host: the snapshot
+ * @p: result, in the host TSC domain
+ *
+ * The reference point is the timekeeper's (@host->cycle_last, CLOCK_REALTIME)
+ * and the period its NTP rate, @host->tick_len per @host->cycle_interval,
+ * or mult if that cannot be used.
+ *
+ * Return: 0, or -EINVAL / -ERANGE for unusable parameters.
+ */
+VISIBLE_IF_KUNIT int kvm_vmclock_host_line(const struct kvm_vmclock_host *host,
+					   struct kvm_vmclock_params *p)
+{
+	struct kvm_vmclock_params rate;
+	int r;
 
+	r = kvm_vmclock_host_params(host->cycle_last, host->mult, host->shift,
+				    host->xtime_sec, host->xtime_nsec, p);
+	if (r)
+		return r;
+
+	if (!kvm_vmclock_period(host->tick_len, host->cycle_interval,
+				NTP_SCALE_SHIFT, &rate)) {
+		p->period_frac_sec = rate.period_frac_sec;
+		p->period_shift = rate.period_shift;
+	}
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_host_line);
+
+/* Sub-nanosecond unit of the policy's arithmetic: 2^-16 ns */
+#define VMCLOCK_ERR_SHIFT	16
+/* Beyond this (in 2^-16 ns), the difference is not worth computing exactly */
+#define VMCLOCK_ERR_HUGE	((s64)NSEC_PER_SEC << VMCLOCK_ERR_SHIFT)
+
+static u64 vmclock_shift_to(u64 v, unsigned int from, unsigned int to)
+{
+	return from >= to ? v >> (from - to) : v << (to - from);
+}
+
+/*
+ * Published line minus the timekeeper's CLOCK_REALTIME at @now->cycle_last,
+ * in 2^-16 ns, saturated to +-VMCLOCK_ERR_HUGE.
+ */
+static s64 vmclock_line_error(const struct kvm_vmclock_params *line,
+			      const struct kvm_vmclock_host *now)
+{
+	u64 nsps = (u64)NSEC_PER_SEC << now->shift;
+	u64 sec, frac, xsec = now->xtime_sec, xnsec = now->xtime_nsec;
+	s64 dsec, err;
+
+	if (unlikely(xnsec >= nsps)) {
+		xsec += div64_u64(xnsec, nsps);
+		xnsec = do_div(xnsec, nsps);	/* not hot: xnsec < 1 s */
+	}
+
+	sec = kvm_vmclock_time_at(line, now->cycle_last, &frac);
+	dsec = sec - xsec;
+	if (dsec > 1 || dsec < -1)
+		return dsec > 0 ? VMCLOCK_ERR_HUGE : -VMCLOCK_ERR_HUGE;
+
+	err = dsec * ((s64)NSEC_PER_SEC << VMCLOCK_ERR_SHIFT);
+	err += mul_u64_u64_shr(frac, NSEC_PER_SEC << VMCLOCK_ERR_SHIFT, 64);
+	err -= vmclock_shift_to(xnsec, now->shift, VMCLOCK_ERR_SHIFT);
+	return clamp(err, -VMCLOCK_ERR_HUGE, VMCLOCK_ERR_HUGE);
+}
+
+/* Changes that always need a republication: the line's frame changed. */
+static bool kvm_vmclock_host_changed(const struct kvm_vmclock_host *old,
+				     const struct kvm_vmclock_host *now)
+{
+	return old->shift != now->shift ||
+	       old->cycle_interval != now->cycle_interval ||
+	       old->tai_offset != now->tai_offset ||
+	       old->vclock_mode != now->vclock_mode ||
+	       old->cs_id != now->cs_id ||
+	       old->tsc_unstable != now->tsc_unstable;
+}
+
+static bool kvm_vmclock_host_is_tsc(const struct kvm_vmclock_host *host)
+{
+	/*
+	 * mult must convert TSC cycles: not the case for HVCLOCK, which
+	 * counts Hyper-V reference time units.
+	 */
+	return host->vclock_mode == VDSO_CLOCKMODE_TSC &&
+	       (host->cs_id == CSID_X86_TSC || host->cs_id == CSID_X86_TSC_EARLY) &&
+	       !host->tsc_unstable && !check_tsc_unstable();
+}
+
+/**
+ * kvm_vmclock_line_stale - the update policy
+ * @old: the snapshot @line was computed from
+ * @line: the published line, in the host TSC domain
+ * @now: the current snapshot
+ * @max_error_ns: bound on |line - CLOCK_REALTIME|; 0: always stale
+ *
+ * O(1), no locks, no timekeeping reads: called from the timekeeper
+ * notifier.  Between two timekeeper updates the timekeeper's clock moves
+ * linearly at mult, which differs from the NTP rate by at most one unit
+ * plus the change of the NTP rate since @old, so the difference to the
+ * line is at most
+ *
+ *	max(|e|, |e + drift|) + cycle_interval * 2^-shift ns
+ *
+ * where e is the difference now and drift the change of the difference in
+ * one second (at least a tick) at the current NTP rate.  The line is stale
+ * when that exceeds @max_error_ns.
+ *
+ * Return: true if the line must be recomputed and republished.
+ */
+VISIBLE_IF_KUNIT bool kvm_vmclock_line_stale(const struct kvm_vmclock_host *old,
+					     const struct kvm_vmclock_params *line,
+					     const struct kvm_vmclock_host *now,
+					     u32 max_error_ns)
+{
+	s64 e, drift, step, lim, bound = (s64)max_error_ns << VMCLOCK_ERR_SHIFT;
+	s64 dtick = now->tick_len - old->tick_len;
+
+	if (!max_error_ns || kvm_vmclock_host_changed(old, now))
+		return true;
+
+	/* A drift of more than 2^21 ns (~2 ms) per second: stale. */
+	lim = (1LL << (NTP_SCALE_SHIFT + 21)) / NTP_INTERVAL_FREQ;
+	if (dtick > lim || dtick < -lim)
+		return true;
+
+	/* dtick is in ns << NTP_SCALE_SHIFT per tick */
+	drift = (dtick * NTP_INTERVAL_FREQ) >> (NTP_SCALE_SHIFT - VMCLOCK_ERR_SHIFT);
+	step = DIV_ROUND_UP_ULL(vmclock_shift_to(now->cycle_interval, 0,
+						 VMCLOCK_ERR_SHIFT),
+				1ULL << now->shift);
+	e = vmclock_line_error(line, now);
+
+	return max(abs(e), abs(e + drift)) + step > bound;
+}
+EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_line_stale);
+
+/*
+ * Written by the notifier under kvm_vmclock_host_seq: the line to publish,
+ * the snapshot it was computed from, and whether it is usable.
+ */
 static seqcount_t kvm_vmclock_host_seq = SEQCNT_ZERO(kvm_vmclock_host_seq);
-static struct kvm_vmclock_host kvm_vmclock_host;
-/* The snapshot at the last queued update; only used by the notifier. */
-static struct kvm_vmclock_host kvm_vmclock_host_queued;
+static struct kvm_vmclock_host kvm_vmclock_line_host;
+static struct kvm_vmclock_params kvm_vmclock_line;
+static bool kvm_vmclock_line_valid;
+
+static u32 __read_mostly vmclock_max_error_ns = 10;
+module_param(vmclock_max_error_ns, uint, 0644);
+MODULE_PARM_DESC(vmclock_max_error_ns,
+		 "vmclock automatic mode: republish when the page could differ from CLOCK_REALTIME by more (ns); 0: at every timekeeper update");
 
 static void kvm_vmclock_irq_work_fn(struct irq_work *w)
 {
@@ -213,25 +398,6 @@ static void kvm_vmclock_irq_work_fn(struct irq_work *w)
 }
 
 static DEFINE_IRQ_WORK(kvm_vmclock_irq_work, kvm_vmclock_irq_work_fn);
-
-/*
- * The update policy: does the published clock need to be rewritten?  As
- * long as mult and shift do not change, the timekeeper keeps advancing on
- * the same line, so the published (counter, time, period) stays exact.
- * Steps (was_set: settimeofday, leap seconds, TAI offset and clocksource
- * changes, resume) and anything feeding the reliability check must be
- * forwarded.
- */
-static bool kvm_vmclock_host_needs_update(const struct kvm_vmclock_host *old,
-					  const struct kvm_vmclock_host *new,
-					  bool was_set)
-{
-	return was_set || old->mult != new->mult || old->shift != new->shift ||
-	       old->tai_offset != new->tai_offset ||
-	       old->vclock_mode != new->vclock_mode ||
-	       old->cs_id != new->cs_id ||
-	       old->tsc_unstable != new->tsc_unstable;
-}
 
 /*
  * Called from pvclock_gtod_notify(): tk_core.lock held, tk_core.seq
@@ -246,21 +412,40 @@ void kvm_vmclock_gtod_notify(struct timekeeper *tk, bool was_set)
 		.xtime_nsec = tk->tkr_mono.xtime_nsec,
 		.mult = tk->tkr_mono.mult,
 		.shift = tk->tkr_mono.shift,
+		.tick_len = tk->ntp_tick + tk->skew_delta * NTP_INTERVAL_FREQ,
+		.cycle_interval = tk->cycle_interval,
 		.tai_offset = tk->tai_offset,
 		.vclock_mode = tk->tkr_mono.clock->vdso_clock_mode,
 		.cs_id = tk->cs_id,
 		.tsc_unstable = check_tsc_unstable(),
 	};
+	struct kvm_vmclock_params line;
+	bool stale, valid;
+
+	stale = was_set ||
+		kvm_vmclock_host_changed(&kvm_vmclock_line_host, &now) ||
+		(kvm_vmclock_line_valid &&
+		 kvm_vmclock_line_stale(&kvm_vmclock_line_host,
+					&kvm_vmclock_line, &now,
+					READ_ONCE(vmclock_max_error_ns)));
+	if (!stale)
+		return;
+
+	/*
+	 * Without a usable line the page says unreliable, and only a step or
+	 * a change of the clocksource is worth another try.
+	 */
+	valid = kvm_vmclock_host_is_tsc(&now) &&
+		!kvm_vmclock_host_line(&now, &line);
 
 	write_seqcount_begin(&kvm_vmclock_host_seq);
-	kvm_vmclock_host = now;
+	kvm_vmclock_line_host = now;
+	if (valid)
+		kvm_vmclock_line = line;
+	kvm_vmclock_line_valid = valid;
 	write_seqcount_end(&kvm_vmclock_host_seq);
 
-	if (kvm_vmclock_host_needs_update(&kvm_vmclock_host_queued, &now,
-					  was_set)) {
-		kvm_vmclock_host_queued = now;
-		irq_work_queue(&kvm_vmclock_irq_work);
-	}
+	irq_work_queue(&kvm_vmclock_irq_work);
 }
 
 /* Vendor module exit, after the notifier was unregistered. */
@@ -268,17 +453,6 @@ void kvm_vmclock_x86_exit(void)
 {
 	irq_work_sync(&kvm_vmclock_irq_work);
 	kvm_vmclock_cancel_update_all();
-}
-
-static bool kvm_vmclock_host_is_tsc(const struct kvm_vmclock_host *host)
-{
-	/*
-	 * mult must convert TSC cycles: not the case for HVCLOCK, which
-	 * counts Hyper-V reference time units.
-	 */
-	return host->vclock_mode == VDSO_CLOCKMODE_TSC &&
-	       (host->cs_id == CSID_X86_TSC || host->cs_id == CSID_X86_TSC_EARLY) &&
-	       !host->tsc_unstable && !check_tsc_unstable();
 }
 
 /*
@@ -335,10 +509,13 @@ void kvm_arch_vmclock_fill(struct kvm *kvm, struct vmclock_abi *clk)
 	struct kvm_vmclock_host host;
 	u64 offset, ratio;
 	unsigned int seq;
+	bool valid;
 
 	do {
 		seq = read_seqcount_begin(&kvm_vmclock_host_seq);
-		host = kvm_vmclock_host;
+		host = kvm_vmclock_line_host;
+		h = kvm_vmclock_line;
+		valid = kvm_vmclock_line_valid;
 	} while (read_seqcount_retry(&kvm_vmclock_host_seq, seq));
 
 	/* Constant from before the guest boots: ptp_vmclock probes once. */
@@ -352,13 +529,12 @@ void kvm_arch_vmclock_fill(struct kvm *kvm, struct vmclock_abi *clk)
 		clk->tai_offset_sec = cpu_to_le16((u16)(s16)-host.tai_offset);
 	}
 
-	if (!kvm_vmclock_host_is_tsc(&host) ||
+	/* check_tsc_unstable() again: the notifier may not have run yet. */
+	if (!valid || !kvm_vmclock_host_is_tsc(&host) ||
 	    !kvm_vmclock_guest_tsc(kvm, &offset, &ratio))
 		return;
 
-	if (kvm_vmclock_host_params(host.cycle_last, host.mult, host.shift,
-				    host.xtime_sec, host.xtime_nsec, &h) ||
-	    kvm_vmclock_guest_params(&h, offset, ratio,
+	if (kvm_vmclock_guest_params(&h, offset, ratio,
 				     kvm_caps.tsc_scaling_ratio_frac_bits, &g))
 		return;
 

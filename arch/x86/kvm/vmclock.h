@@ -2,6 +2,7 @@
 #ifndef __ARCH_X86_KVM_VMCLOCK_H
 #define __ARCH_X86_KVM_VMCLOCK_H
 
+#include <linux/clocksource_ids.h>
 #include <linux/types.h>
 
 struct timekeeper;
@@ -23,7 +24,44 @@ struct kvm_vmclock_params {
 	u64 time_frac_sec;
 };
 
+/**
+ * struct kvm_vmclock_host - what the vmclock provider needs of the timekeeper
+ * @cycle_last: counter value of the last timekeeper update
+ * @xtime_sec: CLOCK_REALTIME seconds at @cycle_last
+ * @xtime_nsec: CLOCK_REALTIME nanoseconds at @cycle_last, shifted by @shift
+ * @mult: current multiplier (dithered by one around the NTP rate)
+ * @shift: clocksource shift
+ * @tick_len: NTP length of one tick (@cycle_interval counter cycles), in
+ *	      ns << NTP_SCALE_SHIFT, including the slew: the long-run rate
+ * @cycle_interval: counter cycles per tick
+ * @tai_offset: TAI - UTC, seconds
+ * @vclock_mode: the clocksource's vDSO mode
+ * @cs_id: the clocksource's ID
+ * @tsc_unstable: the TSC was marked unstable
+ */
+struct kvm_vmclock_host {
+	u64 cycle_last;
+	u64 xtime_sec;
+	u64 xtime_nsec;
+	u32 mult;
+	u32 shift;
+	u64 tick_len;
+	u64 cycle_interval;
+	s32 tai_offset;
+	int vclock_mode;
+	enum clocksource_ids cs_id;
+	bool tsc_unstable;
+};
+
 #if IS_ENABLED(CONFIG_KUNIT)
+int kvm_vmclock_period(u64 num, u64 den, unsigned int shift,
+		       struct kvm_vmclock_params *p);
+int kvm_vmclock_host_line(const struct kvm_vmclock_host *host,
+			  struct kvm_vmclock_params *p);
+bool kvm_vmclock_line_stale(const struct kvm_vmclock_host *old,
+			    const struct kvm_vmclock_params *line,
+			    const struct kvm_vmclock_host *now,
+			    u32 max_error_ns);
 int kvm_vmclock_host_params(u64 cycle_last, u32 mult, u32 shift,
 			    u64 xtime_sec, u64 xtime_nsec,
 			    struct kvm_vmclock_params *p);

@@ -13,6 +13,8 @@
 #include <kunit/test.h>
 #include <linux/math64.h>
 #include <linux/module.h>
+#include <linux/timex.h>
+#include <linux/clocksource.h>
 
 #include "vmclock.h"
 
@@ -248,6 +250,153 @@ static void vmclock_rejects_bad_params(struct kunit *test)
 			kvm_vmclock_guest_params(&h, 0, 1, 64, &g));
 }
 
+/*
+ * The update policy, against a simulated timekeeper that accumulates and
+ * dithers its multiplier as kernel/time/timekeeping.c does (one tick per
+ * step, ntp_error in ns << NTP_SCALE_SHIFT).
+ */
+struct sim_tk {
+	struct kvm_vmclock_host h;
+	s64 ntp_error;
+	u32 base_mult;
+};
+
+#define SIM_TSC_HZ	2445404000ULL
+#define SIM_SHIFT	23
+#define SIM_MAX_ERR_NS	10
+
+static void sim_init(struct sim_tk *tk, u64 tick_len)
+{
+	memset(tk, 0, sizeof(*tk));
+	tk->h.cycle_last = 1000000000000ULL;
+	tk->h.xtime_sec = 1700000000;
+	tk->h.xtime_nsec = 123456789ULL << SIM_SHIFT;
+	tk->h.shift = SIM_SHIFT;
+	tk->h.cycle_interval = div64_u64(SIM_TSC_HZ, NTP_INTERVAL_FREQ);
+	tk->h.tick_len = tick_len;
+	tk->h.vclock_mode = VDSO_CLOCKMODE_TSC;
+	tk->h.cs_id = CSID_X86_TSC;
+	tk->base_mult = div64_u64(tick_len >> (NTP_SCALE_SHIFT - SIM_SHIFT),
+				  tk->h.cycle_interval);
+	tk->h.mult = tk->base_mult;
+}
+
+/* One tick: accumulate at the current mult, then adjust to @tick_len. */
+static void sim_tick(struct sim_tk *tk, u64 tick_len)
+{
+	u64 nsps = NSEC_PER_SEC << SIM_SHIFT;
+	u64 interval = tk->h.cycle_interval * tk->h.mult;
+
+	tk->h.cycle_last += tk->h.cycle_interval;
+	tk->h.xtime_nsec += interval;
+	while (tk->h.xtime_nsec >= nsps) {
+		tk->h.xtime_nsec -= nsps;
+		tk->h.xtime_sec++;
+	}
+	tk->ntp_error += tk->h.tick_len;
+	tk->ntp_error -= interval << (NTP_SCALE_SHIFT - SIM_SHIFT);
+
+	if (tick_len != tk->h.tick_len) {
+		tk->h.tick_len = tick_len;
+		tk->base_mult = div64_u64(tick_len >> (NTP_SCALE_SHIFT - SIM_SHIFT),
+					  tk->h.cycle_interval);
+	}
+	tk->h.mult = tk->base_mult + (tk->ntp_error > 0);
+}
+
+/* |line - timekeeper| in 2^-32 ns at @d cycles after the last tick */
+static u64 sim_error(const struct sim_tk *tk,
+		     const struct kvm_vmclock_params *line, u64 d)
+{
+	u64 frac, sec = kvm_vmclock_time_at(line, tk->h.cycle_last + d, &frac);
+	s128 l, h;
+
+	l = (s128)(sec - tk->h.xtime_sec) * NSEC_PER_SEC << 32;
+	l += ((u128)frac * NSEC_PER_SEC) >> 32;
+	h = ((u128)(tk->h.xtime_nsec + d * tk->h.mult) << 32) >> SIM_SHIFT;
+	return l > h ? l - h : h - l;
+}
+
+/*
+ * Run @ticks ticks, republishing when the policy says so; return the number
+ * of republications and check the bound just after and just before each
+ * tick.
+ */
+static unsigned int sim_run(struct kunit *test, struct sim_tk *tk,
+			    struct kvm_vmclock_host *old,
+			    struct kvm_vmclock_params *line,
+			    unsigned int ticks, u64 tick_len)
+{
+	u64 bound = (u64)SIM_MAX_ERR_NS << 32;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < ticks; i++) {
+		sim_tick(tk, tick_len);
+		if (kvm_vmclock_line_stale(old, line, &tk->h, SIM_MAX_ERR_NS)) {
+			KUNIT_ASSERT_EQ(test, 0, kvm_vmclock_host_line(&tk->h, line));
+			*old = tk->h;
+			n++;
+		}
+		KUNIT_ASSERT_LE(test, sim_error(tk, line, 0), bound);
+		KUNIT_ASSERT_LE(test, sim_error(tk, line,
+						tk->h.cycle_interval - 1), bound);
+	}
+	return n;
+}
+
+static void vmclock_policy_steady(struct kunit *test)
+{
+	u64 tick_len = (u64)NTP_INTERVAL_LENGTH << NTP_SCALE_SHIFT;
+	struct kvm_vmclock_params line;
+	struct kvm_vmclock_host old;
+	struct sim_tk tk;
+	unsigned int i;
+
+	/* An NTP rate that mult cannot express: mult dithers. */
+	sim_init(&tk, tick_len + 12345);
+	for (i = 0; i < 100; i++)
+		sim_tick(&tk, tk.h.tick_len);
+	KUNIT_ASSERT_EQ(test, 0, kvm_vmclock_host_line(&tk.h, &line));
+	old = tk.h;
+
+	/* Ten seconds: mult changes, the line does not. */
+	KUNIT_EXPECT_EQ(test, 0, sim_run(test, &tk, &old, &line,
+					 10 * NTP_INTERVAL_FREQ,
+					 tk.h.tick_len));
+
+	/* 0 means the per-tick policy; frame changes are always stale. */
+	KUNIT_EXPECT_TRUE(test, kvm_vmclock_line_stale(&old, &line, &tk.h, 0));
+	tk.h.tsc_unstable = true;
+	KUNIT_EXPECT_TRUE(test, kvm_vmclock_line_stale(&old, &line, &tk.h,
+						       SIM_MAX_ERR_NS));
+}
+
+static void vmclock_policy_frequency_changes(struct kunit *test)
+{
+	u64 tick_len = (u64)NTP_INTERVAL_LENGTH << NTP_SCALE_SHIFT;
+	struct kvm_vmclock_params line;
+	struct kvm_vmclock_host old;
+	struct sim_tk tk;
+	unsigned int i, n;
+	s64 ppb;
+
+	sim_init(&tk, tick_len);
+	KUNIT_ASSERT_EQ(test, 0, kvm_vmclock_host_line(&tk.h, &line));
+	old = tk.h;
+
+	/* Frequency changes of 1 ppb to 100 ppm, each held for 2 s. */
+	for (i = 0, ppb = 1; ppb <= 100000; ppb *= 10, i++) {
+		u64 t = tick_len + div_s64((s64)tick_len / 1000000 * ppb, 1000) *
+			(i & 1 ? -1 : 1);
+
+		n = sim_run(test, &tk, &old, &line, 2 * NTP_INTERVAL_FREQ, t);
+		kunit_info(test, "%s%lld ppb: %u republications\n",
+			   i & 1 ? "-" : "+", ppb, n);
+		/* 1 ppb drifts 2 ns in 2 s: within the bound, nothing to do. */
+		KUNIT_EXPECT_LE(test, n, ppb == 1 ? 0 : 2);
+	}
+}
+
 static struct kunit_case vmclock_test_cases[] = {
 	KUNIT_CASE(vmclock_identity_no_scaling),
 	KUNIT_CASE(vmclock_offset_wraps),
@@ -255,6 +404,8 @@ static struct kunit_case vmclock_test_cases[] = {
 	KUNIT_CASE(vmclock_ratios_frac_bits_32),
 	KUNIT_CASE(vmclock_other_tsc_frequencies),
 	KUNIT_CASE(vmclock_rejects_bad_params),
+	KUNIT_CASE(vmclock_policy_steady),
+	KUNIT_CASE(vmclock_policy_frequency_changes),
 	{}
 };
 

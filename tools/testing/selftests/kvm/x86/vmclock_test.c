@@ -44,12 +44,37 @@
 
 /*
  * Maximum |floor(page time in ns) - KVM_GET_CLOCK.realtime| for the same TSC
- * value.  Both sides are truncated to ns, which alone gives up to 1 ns in
- * either direction; the remaining 1 ns covers the page's own rounding
- * (2^-64 s time, truncated period times a delta of a few ms) and the lag
- * between an NTP mult change and KVM republishing (0.18 ppm * a few ms).
+ * value: KVM's bound, the kvm.vmclock_max_error_ns parameter, plus 1 ns
+ * because both sides are truncated to ns.  With the parameter at 0 (a
+ * republication at every timekeeper update), the page's slope (the NTP
+ * rate) still differs from the timekeeper's dithered mult for up to a tick:
+ * about 1 ns at HZ=250 and 2.4 GHz; VMCLOCK_PER_TICK_ERROR_NS covers it.
  */
-#define VMCLOCK_MAX_ERROR_NS		2
+#define VMCLOCK_MAX_ERROR_PARAM	"/sys/module/kvm/parameters/vmclock_max_error_ns"
+#define VMCLOCK_PER_TICK_ERROR_NS	2
+
+/* kvm.vmclock_max_error_ns */
+static int vmclock_param(void)
+{
+	static int param = -1;
+	FILE *f;
+
+	if (param >= 0)
+		return param;
+	f = fopen(VMCLOCK_MAX_ERROR_PARAM, "r");
+	TEST_ASSERT(f, "no %s", VMCLOCK_MAX_ERROR_PARAM);
+	TEST_ASSERT(fscanf(f, "%d", &param) == 1 && param >= 0,
+		    "bad %s", VMCLOCK_MAX_ERROR_PARAM);
+	fclose(f);
+	return param;
+}
+
+static int vmclock_max_error_ns(void)
+{
+	return (vmclock_param() ?: VMCLOCK_PER_TICK_ERROR_NS) + 1;
+}
+
+#define VMCLOCK_MAX_ERROR_NS		vmclock_max_error_ns()
 
 /*
  * Slack for before.realtime <= guest time <= after.realtime: the guest's
@@ -1551,6 +1576,8 @@ FIXTURE(host_time) {
 	bool cs_changed;
 	int orig_tai;
 	bool tai_changed;
+	long orig_freq;
+	bool freq_changed;
 };
 
 static bool write_clocksource(const char *name)
@@ -1602,6 +1629,13 @@ FIXTURE_TEARDOWN_PARENT(host_time)
 		if (adjtimex(&tx) < 0)
 			ksft_print_msg("FAILED to restore TAI offset %d\n",
 				       self->orig_tai);
+	}
+	if (self->freq_changed) {
+		tx.modes = ADJ_FREQUENCY;
+		tx.freq = self->orig_freq;
+		if (adjtimex(&tx) < 0)
+			ksft_print_msg("FAILED to restore frequency %ld\n",
+				       self->orig_freq);
 	}
 }
 
@@ -1693,6 +1727,110 @@ TEST_F(host_time, tai_offset)
 	set_tai(self->orig_tai);
 	self->tai_changed = false;
 	wait_tai(self->v.page, self->orig_tai);
+}
+
+/* Rewrites of the page so far (KVM_GET_STATS_FD) */
+static u64 vmclock_updates(struct kvm_vm *vm)
+{
+	return vm_get_stat(vm, vmclock_updates);
+}
+
+/* Skip when something other than this test steers the host clock. */
+static bool host_clock_steered(void)
+{
+	struct timex tx = { .modes = 0 };
+
+	TEST_ASSERT(adjtimex(&tx) >= 0, "adjtimex() errno %d", errno);
+	return tx.offset || (tx.status & (STA_PLL | STA_FLL | STA_PPSFREQ));
+}
+
+#define STEADY_NS		(5 * NSEC_PER_SEC)
+#define STEADY_SAMPLES		20000
+#define FREQ_CHANGES		10
+/* Each change, 0.05 ppm times its number, alternating in sign. */
+#define FREQ_STEP_SCALED_PPM	(65536 / 20)
+
+/*
+ * With nothing changing the host's timing factors, the page is written
+ * once by KVM_SET_VMCLOCK and then never again, although the timekeeper
+ * dithers its multiplier: the published line stays within the bound.
+ */
+TEST_F_TIMEOUT(host_time, steady_no_rewrites, 60)
+{
+	struct tsc_xform x;
+	u64 before, after;
+
+	if (!vmclock_param())
+		SKIP(return, "kvm.vmclock_max_error_ns is 0: per-tick policy");
+	if (host_clock_steered())
+		SKIP(return, "an NTP daemon steers the host clock");
+
+	vmclock_vm_enable(&self->v, &x);
+	before = vmclock_updates(self->v.vm);
+	TEST_ASSERT(before >= 1, "vmclock_updates %lu after KVM_SET_VMCLOCK",
+		    (unsigned long)before);
+
+	/* Busy sampling: the CPU keeps ticking, the accuracy is checked. */
+	run_accuracy(self->v.vm, self->v.page, &x, STEADY_NS, STEADY_SAMPLES,
+		     false, "steady");
+	after = vmclock_updates(self->v.vm);
+	ksft_print_msg("steady: vmclock_updates %lu -> %lu in 5 s\n",
+		       (unsigned long)before, (unsigned long)after);
+	TEST_ASSERT(after == before,
+		    "%lu rewrites in 5 s of steady state",
+		    (unsigned long)(after - before));
+}
+
+/*
+ * Each ADJ_FREQUENCY change costs one rewrite (two at most, if the change
+ * lands while the previous one is still being published), and the page
+ * stays within the bound throughout.
+ */
+TEST_F_TIMEOUT(host_time, frequency_changes, 90)
+{
+	struct timex tx = { .modes = 0 };
+	u64 before, after;
+	struct tsc_xform x;
+	long step;
+	int i;
+
+	if (geteuid())
+		SKIP(return, "ADJ_FREQUENCY needs root");
+	if (!vmclock_param())
+		SKIP(return, "kvm.vmclock_max_error_ns is 0: per-tick policy");
+	if (host_clock_steered())
+		SKIP(return, "an NTP daemon steers the host clock");
+
+	TEST_ASSERT(adjtimex(&tx) >= 0, "adjtimex() errno %d", errno);
+	self->orig_freq = tx.freq;
+	vmclock_vm_enable(&self->v, &x);
+	run_accuracy(self->v.vm, self->v.page, &x, ACCURACY_SHORT_NS / 4,
+		     ACCURACY_SHORT_SAMPLES / 4, false, "before");
+
+	for (i = 0; i < FREQ_CHANGES; i++) {
+		step = (i + 1) * FREQ_STEP_SCALED_PPM * (i & 1 ? -1 : 1);
+		before = vmclock_updates(self->v.vm);
+
+		tx.modes = ADJ_FREQUENCY;
+		tx.freq = self->orig_freq + step;
+		self->freq_changed = true;
+		TEST_ASSERT(adjtimex(&tx) >= 0, "ADJ_FREQUENCY errno %d", errno);
+
+		run_accuracy(self->v.vm, self->v.page, &x, ACCURACY_SHORT_NS,
+			     ACCURACY_SHORT_SAMPLES, false, "frequency change");
+		after = vmclock_updates(self->v.vm);
+		ksft_print_msg("frequency %+ld ppb: %lu rewrites\n",
+			       step * 1000 / 65536,
+			       (unsigned long)(after - before));
+		TEST_ASSERT(after - before >= 1 && after - before <= 2,
+			    "frequency change %d: %lu rewrites, want 1 or 2",
+			    i, (unsigned long)(after - before));
+	}
+
+	tx.modes = ADJ_FREQUENCY;
+	tx.freq = self->orig_freq;
+	TEST_ASSERT(adjtimex(&tx) >= 0, "ADJ_FREQUENCY errno %d", errno);
+	self->freq_changed = false;
 }
 
 int main(int argc, char *argv[])
