@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# make bench: boot the bench VM and run the benchmark (bench/bench/vmclock_bench.c), which
+# prints one table: accuracy, page rewrites per second, guest read cost, deferred work.
+. "$(dirname "$0")/lib.sh"
+t0=$(date +%s)
+"$TOP/bench/kernel.sh" fast
+"$TOP/bench/selftests.sh" fast
+"$TOP/bench/initramfs.sh"
+APPEND="bench.bench=1 quiet" KUNIT_GLOB=none BOOT_TIMEOUT=${BOOT_TIMEOUT:-1200} \
+	"$TOP/bench/boot.sh" fast "$BUILD/bench.log"
+sed -n '/BENCH: bench start/,/BENCH: bench exit/p' "$BUILD/bench.log" | tr -d '\r'
+echo "host: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)," \
+	"$(qemu-system-x86_64 --version | head -n1), -accel tcg -cpu max -smp 2 -m 2048;" \
+	"make bench took $(( $(date +%s) - t0 ))s"
+grep -q "BENCH: bench exit 0" "$BUILD/bench.log"
