@@ -11,5 +11,5 @@ APPEND="bench.bench=1 quiet" KUNIT_GLOB=none BOOT_TIMEOUT=${BOOT_TIMEOUT:-1200} 
 sed -n '/BENCH: bench start/,/BENCH: bench exit/p' "$BUILD/bench.log" | tr -d '\r'
 echo "host: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)," \
 	"$(qemu-system-x86_64 --version | head -n1), -accel tcg -cpu max -smp 2 -m 2048;" \
-	"make bench took $(( $(date +%s) - t0 ))s"
+	"make bench took $(( $(date +%s) - t0 ))s, host load average $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -q "BENCH: bench exit 0" "$BUILD/bench.log"
