@@ -12,4 +12,9 @@ sed -n '/BENCH: bench start/,/BENCH: bench exit/p' "$BUILD/bench.log" | tr -d '\
 echo "host: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)," \
 	"$(qemu-system-x86_64 --version | head -n1), -accel tcg -cpu max -smp 2 -m 2048;" \
 	"make bench took $(( $(date +%s) - t0 ))s, host load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# Any kernel splat in the run (the patterns of bench/verdict.py) fails the bench.
+splats=$(cd "$TOP/bench" && python3 -B -c 'import sys, verdict
+for l in open(sys.argv[1], errors="replace"):
+    if verdict.SPLAT_RE.search(l): print(l.rstrip())' "$BUILD/bench.log")
+[ -z "$splats" ] || { echo "kernel splats in $BUILD/bench.log:"; echo "$splats"; exit 1; }
 grep -q "BENCH: bench exit 0" "$BUILD/bench.log"
