@@ -784,10 +784,12 @@ static void fmt_rate(char *buf, size_t size, const struct rate *r, bool stat)
 		snprintf(buf, size, "%.1f", stat ? r->stat_per_s : r->page_per_s);
 }
 
-static void fmt_insns(char *buf, size_t size, long n)
+static void fmt_insns(char *buf, size_t size, long n, long vmclock)
 {
 	if (n < 0)
 		snprintf(buf, size, "n/a (single-step failed)");
+	else if (vmclock > 0)
+		snprintf(buf, size, "%ld (%.1fx vmclock)", n, (double)n / vmclock);
 	else
 		snprintf(buf, size, "%ld", n);
 }
@@ -935,7 +937,8 @@ int main(void)
 		s64 vnet = (s64)g.cost[OP_VMCLOCK].median -
 			   g.cost[OP_EMPTY].median;
 
-		fmt_insns(b1, sizeof(b1), g.cost[i].insns);
+		fmt_insns(b1, sizeof(b1), g.cost[i].insns,
+			  i == OP_EMPTY ? 0 : g.cost[OP_VMCLOCK].insns);
 		if (i == OP_EMPTY)
 			snprintf(b2, sizeof(b2), "-");
 		else if (vnet > 0)
