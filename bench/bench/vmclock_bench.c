@@ -55,7 +55,8 @@
 #define ACC_MIN_FREQ_CHANGES	20
 #define ACC_FREQ_INTERVAL_NS	(100 * 1000 * 1000ULL)
 #define RATE_WINDOW_S		10
-#define CAL_ITERS		100000
+#define CAL_ITERS		10000
+#define CAL_RUNS		21
 #define MAX_STEPS		100000
 #define PASSES			11
 #define PASS_TIMEOUT_NS		(10 * NSEC_PER_SEC)
@@ -177,7 +178,7 @@ do {									\
 
 static void guest_code(void)
 {
-	u64 ret, t0, t1, n = CAL_ITERS;
+	u64 ret, t0, t1, n, best = ~0ULL;
 	int i;
 
 	wrmsr(MSR_KVM_SYSTEM_TIME_NEW, BENCH_PVTI_GPA | KVM_MSR_ENABLED);
@@ -198,14 +199,19 @@ static void guest_code(void)
 	for (i = 0; i < BENCH_NR_ITER; i++)
 		TIME_OP(OP_HYPERCALL, op_hypercall, i);
 
-	/* TSC cycles per dependent add: 1 on hardware */
-	t0 = tsc_fenced();
-	asm volatile("1: add $1, %%rax\n\t"
-		     "dec %%rcx\n\t"
-		     "jnz 1b"
-		     : "+c"(n) : "a"(0ULL) : "cc");
-	t1 = tsc_fenced();
-	GUEST_SYNC_ARGS(STAGE_TIMED, t1 - t0, 0, 0, 0);
+	/* TSC cycles per dependent add (1 on hardware): the best of CAL_RUNS */
+	for (i = 0; i < CAL_RUNS; i++) {
+		n = CAL_ITERS;
+		t0 = tsc_fenced();
+		asm volatile("1: add $1, %%rax\n\t"
+			     "dec %%rcx\n\t"
+			     "jnz 1b"
+			     : "+c"(n) : "a"(0ULL) : "cc");
+		t1 = tsc_fenced();
+		if (t1 - t0 < best)
+			best = t1 - t0;
+	}
+	GUEST_SYNC_ARGS(STAGE_TIMED, best, 0, 0, 0);
 
 	/* One call of each, single-stepped by the host */
 	GUEST_SYNC_ARGS(STAGE_COUNT, OP_EMPTY, 0, 0, 0);
@@ -950,9 +956,9 @@ int main(void)
 		printf("| 3 | %s | %u / %u; %s | %s |\n", op_names[i],
 		       g.cost[i].min, g.cost[i].median, b2, b1);
 	}
-	printf("| 3 | PMU instruction counts | %s | TSC cycles per dependent add: %.2f (1 on hardware) |\n",
+	printf("| 3 | PMU instruction counts | %s | TSC cycles per dependent add: %.2f (1 on hardware; best of %d x %d) |\n",
 	       pmu ? "kvm.enable_pmu=Y, not used" : "n/a (no PMU under TCG: kvm.enable_pmu=N)",
-	       g.cal_cycles);
+	       g.cal_cycles, CAL_RUNS, CAL_ITERS);
 
 	printf("| | **deferred work** (clock step to every page rewritten, %d passes) | **per pass: median (min)** | **per VM (median)** |\n",
 	       PASSES);
