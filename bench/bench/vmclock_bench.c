@@ -189,8 +189,9 @@ static void guest_code(void)
 
 	/*
 	 * The reads interleaved, so that they see the same (emulated, shared)
-	 * machine.  The hypercall apart: under TCG, every exit flushes QEMU's
-	 * software TLB, which would make the read after it pay for refills.
+	 * machine.  The hypercall apart: under TCG, a read right after an exit
+	 * costs several times more (most likely QEMU's software TLB, flushed
+	 * by the world switches it emulates).
 	 */
 	for (i = 0; i < BENCH_NR_ITER; i++) {
 		TIME_OP(OP_EMPTY, op_empty, i);
