@@ -74,7 +74,17 @@ static int vmclock_max_error_ns(void)
 	return (vmclock_param() ?: VMCLOCK_PER_TICK_ERROR_NS) + 1;
 }
 
-#define VMCLOCK_MAX_ERROR_NS		vmclock_max_error_ns()
+/*
+ * Extra tolerance while the timekeeper dithers its multiplier (after an
+ * ADJ_FREQUENCY change the NTP rate is no longer a whole mult): a tick that
+ * comes L late lets the host's CLOCK_REALTIME itself wander from its NTP
+ * line, which the page follows, by up to L * 2^-shift ns per TSC cycle:
+ * 0.3 ns per ms at 2.4 GHz.  On a loaded TCG bench ticks come tens of ms
+ * late.  0 except where a test says so.
+ */
+static int dither_slack_ns;
+
+#define VMCLOCK_MAX_ERROR_NS		(vmclock_max_error_ns() + dither_slack_ns)
 
 /*
  * Slack for before.realtime <= guest time <= after.realtime: the guest's
@@ -1769,6 +1779,8 @@ static bool host_clock_steered(void)
  * is 2 ns, within the bound.
  */
 #define FREQ_STEP_SCALED_PPM	(65536 / 50)
+/* Ticks up to ~30 ms late: see dither_slack_ns */
+#define DITHER_SLACK_NS		10
 
 /*
  * With nothing changing the host's timing factors, the page is written
@@ -1824,6 +1836,7 @@ TEST_F_TIMEOUT(host_time, frequency_changes, 90)
 	TEST_ASSERT(adjtimex(&tx) >= 0, "adjtimex() errno %d", errno);
 	self->orig_freq = tx.freq;
 	vmclock_vm_enable(&self->v, &x);
+	dither_slack_ns = DITHER_SLACK_NS;
 	run_accuracy(self->v.vm, self->v.page, &x, ACCURACY_SHORT_NS / 4,
 		     ACCURACY_SHORT_SAMPLES / 4, false, "before");
 
