@@ -244,9 +244,11 @@ EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_time_at);
  * @host: the snapshot
  * @p: result, in the host TSC domain
  *
- * The reference point is the timekeeper's (@host->cycle_last, CLOCK_REALTIME)
- * and the period its NTP rate, @host->tick_len per @host->cycle_interval,
- * or mult if that cannot be used.
+ * The reference point is the timekeeper's CLOCK_REALTIME at @host->now (on
+ * the timekeeper's current line: from @host->cycle_last at mult), where the
+ * published line and the host clock then meet, and the period is the NTP
+ * rate, @host->tick_len per @host->cycle_interval, or mult if that cannot
+ * be used.
  *
  * Return: 0, or -EINVAL / -ERANGE for unusable parameters.
  */
@@ -260,6 +262,13 @@ VISIBLE_IF_KUNIT int kvm_vmclock_host_line(const struct kvm_vmclock_host *host,
 				    host->xtime_sec, host->xtime_nsec, p);
 	if (r)
 		return r;
+
+	/* Move the reference point to now, on the timekeeper's line. */
+	if (host->now != host->cycle_last) {
+		p->time_sec = kvm_vmclock_time_at(p, host->now,
+						  &p->time_frac_sec);
+		p->counter_value = host->now;
+	}
 
 	if (!kvm_vmclock_period(host->tick_len, host->cycle_interval,
 				NTP_SCALE_SHIFT, &rate)) {
@@ -281,29 +290,34 @@ static u64 vmclock_shift_to(u64 v, unsigned int from, unsigned int to)
 }
 
 /*
- * Published line minus the timekeeper's CLOCK_REALTIME at @now->cycle_last,
- * in 2^-16 ns, saturated to +-VMCLOCK_ERR_HUGE.
+ * Published line minus the timekeeper's CLOCK_REALTIME at @now->now, in
+ * 2^-16 ns, saturated to +-VMCLOCK_ERR_HUGE.  @now->now is not before the
+ * line's reference point, which is a snapshot's now.
  */
 static s64 vmclock_line_error(const struct kvm_vmclock_params *line,
 			      const struct kvm_vmclock_host *now)
 {
-	u64 nsps = (u64)NSEC_PER_SEC << now->shift;
-	u64 sec, frac, xsec = now->xtime_sec, xnsec = now->xtime_nsec;
+	struct kvm_vmclock_params host;
+	u64 lsec, lfrac, hsec, hfrac;
 	s64 dsec, err;
 
-	if (unlikely(xnsec >= nsps)) {
-		xsec += div64_u64(xnsec, nsps);
-		xnsec = do_div(xnsec, nsps);	/* not hot: xnsec < 1 s */
-	}
+	if ((s64)(now->now - line->counter_value) < 0)
+		return VMCLOCK_ERR_HUGE;
 
-	sec = kvm_vmclock_time_at(line, now->cycle_last, &frac);
-	dsec = sec - xsec;
+	/* The timekeeper's own line, from cycle_last at mult */
+	if (kvm_vmclock_host_params(now->cycle_last, now->mult, now->shift,
+				    now->xtime_sec, now->xtime_nsec, &host))
+		return VMCLOCK_ERR_HUGE;
+
+	lsec = kvm_vmclock_time_at(line, now->now, &lfrac);
+	hsec = kvm_vmclock_time_at(&host, now->now, &hfrac);
+	dsec = lsec - hsec;
 	if (dsec > 1 || dsec < -1)
 		return dsec > 0 ? VMCLOCK_ERR_HUGE : -VMCLOCK_ERR_HUGE;
 
 	err = dsec * ((s64)NSEC_PER_SEC << VMCLOCK_ERR_SHIFT);
-	err += mul_u64_u64_shr(frac, NSEC_PER_SEC << VMCLOCK_ERR_SHIFT, 64);
-	err -= vmclock_shift_to(xnsec, now->shift, VMCLOCK_ERR_SHIFT);
+	err += mul_u64_u64_shr(lfrac, NSEC_PER_SEC << VMCLOCK_ERR_SHIFT, 64);
+	err -= mul_u64_u64_shr(hfrac, NSEC_PER_SEC << VMCLOCK_ERR_SHIFT, 64);
 	return clamp(err, -VMCLOCK_ERR_HUGE, VMCLOCK_ERR_HUGE);
 }
 
@@ -408,6 +422,7 @@ void kvm_vmclock_gtod_notify(struct timekeeper *tk, bool was_set)
 {
 	struct kvm_vmclock_host now = {
 		.cycle_last = tk->tkr_mono.cycle_last,
+		.now = tk->tkr_mono.cycle_last,
 		.xtime_sec = tk->xtime_sec,
 		.xtime_nsec = tk->tkr_mono.xtime_nsec,
 		.mult = tk->tkr_mono.mult,
@@ -421,6 +436,18 @@ void kvm_vmclock_gtod_notify(struct timekeeper *tk, bool was_set)
 	};
 	struct kvm_vmclock_params line;
 	bool stale, valid;
+	u64 tsc;
+
+	/*
+	 * Judge and anchor the line at the current TSC: the update may come
+	 * late, or between ticks (ADJ_FREQUENCY), and the timekeeper's line
+	 * from cycle_last at the new mult is only the host clock from now on.
+	 */
+	if (kvm_vmclock_host_is_tsc(&now)) {
+		tsc = rdtsc_ordered();
+		if ((s64)(tsc - now.cycle_last) > 0)
+			now.now = tsc;
+	}
 
 	stale = was_set ||
 		kvm_vmclock_host_changed(&kvm_vmclock_line_host, &now) ||

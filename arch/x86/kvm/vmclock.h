@@ -27,6 +27,9 @@ struct kvm_vmclock_params {
 /**
  * struct kvm_vmclock_host - what the vmclock provider needs of the timekeeper
  * @cycle_last: counter value of the last timekeeper update
+ * @now: counter value when the snapshot was taken, not before @cycle_last
+ *	 (later than it when the update comes late, or between ticks from
+ *	 adjtimex)
  * @xtime_sec: CLOCK_REALTIME seconds at @cycle_last
  * @xtime_nsec: CLOCK_REALTIME nanoseconds at @cycle_last, shifted by @shift
  * @mult: current multiplier (dithered by one around the NTP rate)
@@ -41,6 +44,7 @@ struct kvm_vmclock_params {
  */
 struct kvm_vmclock_host {
 	u64 cycle_last;
+	u64 now;
 	u64 xtime_sec;
 	u64 xtime_nsec;
 	u32 mult;

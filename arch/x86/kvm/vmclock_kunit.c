@@ -269,6 +269,7 @@ static void sim_init(struct sim_tk *tk, u64 tick_len)
 {
 	memset(tk, 0, sizeof(*tk));
 	tk->h.cycle_last = 1000000000000ULL;
+	tk->h.now = tk->h.cycle_last;
 	tk->h.xtime_sec = 1700000000;
 	tk->h.xtime_nsec = 123456789ULL << SIM_SHIFT;
 	tk->h.shift = SIM_SHIFT;
@@ -288,6 +289,7 @@ static void sim_tick(struct sim_tk *tk, u64 tick_len)
 	u64 interval = tk->h.cycle_interval * tk->h.mult;
 
 	tk->h.cycle_last += tk->h.cycle_interval;
+	tk->h.now = tk->h.cycle_last;
 	tk->h.xtime_nsec += interval;
 	while (tk->h.xtime_nsec >= nsps) {
 		tk->h.xtime_nsec -= nsps;
@@ -397,6 +399,44 @@ static void vmclock_policy_frequency_changes(struct kunit *test)
 	}
 }
 
+/*
+ * ADJ_FREQUENCY applies the new rate at once, between ticks
+ * (timekeeping_advance(TK_ADV_FREQ)): mult changes and xtime_nsec is moved
+ * so that the time now is continuous, while cycle_last stays at the last
+ * tick.  If that tick is long ago (a late tick), a line anchored at
+ * cycle_last would already be off now by the mult step over that time; it
+ * must be anchored now.
+ */
+static void vmclock_policy_mid_tick_change(struct kunit *test)
+{
+	u64 tick_len = (u64)NTP_INTERVAL_LENGTH << NTP_SCALE_SHIFT;
+	u64 late = SIM_TSC_HZ / 8;	/* 125 ms since the last tick */
+	u64 bound = (u64)SIM_MAX_ERR_NS << 32;
+	struct kvm_vmclock_params line;
+	struct sim_tk tk;
+	s64 dmult;
+	int i;
+
+	sim_init(&tk, tick_len + 12345);
+	for (i = 0; i < 100; i++)
+		sim_tick(&tk, tk.h.tick_len);
+
+	/* +40 ppb, applied late into the tick */
+	tk.h.tick_len += tick_len / 25000000;
+	tk.base_mult = div64_u64(tk.h.tick_len >> (NTP_SCALE_SHIFT - SIM_SHIFT),
+				 tk.h.cycle_interval);
+	dmult = (s64)(tk.base_mult + 1) - tk.h.mult;
+	tk.h.mult = tk.base_mult + 1;
+	tk.h.xtime_nsec -= late * dmult;
+	tk.h.now = tk.h.cycle_last + late;
+
+	KUNIT_ASSERT_EQ(test, 0, kvm_vmclock_host_line(&tk.h, &line));
+	KUNIT_EXPECT_EQ(test, line.counter_value, tk.h.now);
+	KUNIT_EXPECT_LE(test, sim_error(&tk, &line, late), 1ULL << 32);
+	KUNIT_EXPECT_LE(test, sim_error(&tk, &line,
+					late + tk.h.cycle_interval), bound);
+}
+
 static struct kunit_case vmclock_test_cases[] = {
 	KUNIT_CASE(vmclock_identity_no_scaling),
 	KUNIT_CASE(vmclock_offset_wraps),
@@ -406,6 +446,7 @@ static struct kunit_case vmclock_test_cases[] = {
 	KUNIT_CASE(vmclock_rejects_bad_params),
 	KUNIT_CASE(vmclock_policy_steady),
 	KUNIT_CASE(vmclock_policy_frequency_changes),
+	KUNIT_CASE(vmclock_policy_mid_tick_change),
 	{}
 };
 
