@@ -196,12 +196,12 @@ static bool l2_start(struct l2 *l, bool set_vmclock)
 	char *const argv[] = {
 		E2E_QEMU, "-L", E2E_DIR "/qemu/usr/share/qemu",
 		"-L", E2E_DIR "/qemu/usr/share/seabios",
-		"-accel", "kvm", "-cpu", "host", "-m", "256", "-smp", "1",
+		"-accel", "kvm", "-cpu", "qemu64", "-m", "256", "-smp", "1",
 		"-nodefaults", "-display", "none", "-vga", "none",
 		"-no-reboot", "-serial", "stdio",
 		"-serial", "pipe:" E2E_SERIAL, "-device", "vmclock",
 		"-kernel", E2E_DIR "/bzImage", "-initrd", E2E_DIR "/l2.gz",
-		"-append", "console=ttyS0 panic=-1 oops=panic quiet kunit.enable=0",
+		"-append", "console=ttyS0 panic=-1 oops=panic kunit.enable=0",
 		NULL,
 	};
 	int out[2];
@@ -312,7 +312,7 @@ static bool l2_facts(struct l2 *l, struct facts *f, struct snap *s)
 
 /* One request; its answer's lines go to @lines (up to @n); @after: CLOCK_REALTIME. */
 static int l2_request(struct l2 *l, char cmd, u64 *before, u64 *after,
-		      char lines[][256], int n, struct snap *s)
+		      char lines[][512], int n, struct snap *s)
 {
 	int i = 0;
 	char line[512];
@@ -325,7 +325,7 @@ static int l2_request(struct l2 *l, char cmd, u64 *before, u64 *after,
 		if (parse_snap(line, s))
 			return i;
 		if (i < n)
-			snprintf(lines[i++], 256, "%s", line);
+			snprintf(lines[i++], 512, "%s", line);
 	}
 	return -1;
 }
@@ -432,7 +432,7 @@ static void main_run(void)
 	unsigned int seq_first = 0, seq_last = 0;
 	struct snap s = {}, first = {}, last = {};
 	unsigned long long gpa = 0;
-	char lines[4][256], shim[512], *p;
+	char lines[4][512], shim[512], *p;
 	u64 before, after, t0;
 	struct facts f;
 	struct l2 l;
@@ -558,7 +558,7 @@ int main(int argc, char *argv[])
 
 	demo = argc > 1 && !strcmp(argv[1], "--demo");
 	ksft_print_header();
-	ksft_set_plan(demo ? 8 : 9);
+	ksft_set_plan(demo ? 9 : 10);
 
 	if (access(E2E_QEMU, X_OK) || access(E2E_DIR "/l2.gz", R_OK) ||
 	    access(E2E_DIR "/bzImage", R_OK) || access(E2E_DIR "/vmclock_shim.so", R_OK))
