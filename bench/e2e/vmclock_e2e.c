@@ -418,17 +418,22 @@ static void control_run(void)
 			 "control: QEMU's own page (no KVM_SET_VMCLOCK): the driver maps it (/dev/vmclock0) but registers no PTP clock\n");
 }
 
-static void print_reading(int i, u64 before, u64 after, u64 guest,
+/*
+ * The host's CLOCK_REALTIME at the guest's reading lies in [before, after],
+ * so the PHC's offset from it lies in [guest - after, guest - before].
+ */
+static void print_reading(const char *what, u64 before, u64 after, u64 guest,
 			  unsigned long long tsc, bool inside)
 {
 	char g[40], b[40];
-	s64 lo = guest - before, hi = after - guest;
 
-	ksft_print_msg("[%d] guest PHC %s UTC, host realtime before %s, after +%.1f us; PHC - before %+.1f us, after - PHC %+.1f us, offset to the window's middle %+.1f us (+/- %.1f): %s (guest TSC %llu)\n",
-		       i, utc_str(guest, g, sizeof(g)), utc_str(before, b, sizeof(b)),
-		       (after - before) / 1e3, lo / 1e3, hi / 1e3,
-		       ((s64)guest - (s64)(before + (after - before) / 2)) / 1e3,
-		       (after - before) / 2e3, inside ? "inside" : "OUTSIDE", tsc);
+	ksft_print_msg("%s guest PHC %s UTC | host realtime %s +%.3f ms | offset PHC - host in [%+.3f, %+.3f] ms: %s",
+		       what, utc_str(guest, g, sizeof(g)), utc_str(before, b, sizeof(b)) + 11,
+		       (after - before) / 1e6, ((s64)guest - (s64)after) / 1e6,
+		       ((s64)guest - (s64)before) / 1e6, inside ? "inside" : "OUTSIDE");
+	if (tsc)
+		printf(" (guest TSC %llu)", tsc);
+	printf("\n");
 }
 
 /* A reported time, TAI, in UTC ns with the page's offset (UTC - TAI). */
@@ -455,7 +460,7 @@ static void main_run(void)
 	unsigned int seq_first = 0, seq_last = 0;
 	struct snap s = {}, first = {}, last = {};
 	unsigned long long gpa = 0;
-	char lines[4][512], shim[512], *p;
+	char lines[4][512], shim[512], what[16], *p;
 	u64 before, after, t0;
 	long freq = host_freq_now();
 	struct facts f;
@@ -518,7 +523,8 @@ static void main_run(void)
 		g = tai_to_utc(sec, nsec, f.tai_offset);
 		ok = before <= g && g <= after;
 		in += ok;
-		print_reading(i + 1, before, after, g, tsc, ok);
+		snprintf(what, sizeof(what), "[%d]", i + 1);
+		print_reading(what, before, after, g, tsc, ok);
 		check_snap(&s, &first, &bad_snap);
 	}
 	ksft_test_result(booted && in == readings,
@@ -538,7 +544,7 @@ static void main_run(void)
 			u64 g = tai_to_utc(sec, nsec, f.tai_offset);
 
 			ok = before <= g && g <= after;
-			print_reading(0, before, after, g, 0, ok);
+			print_reading("[PRECISE]", before, after, g, 0, ok);
 			if (sscanf(lines[2], "XREALTIME %lld %ld", &sec, &nsec) == 2)
 				ksft_print_msg("the guest's own CLOCK_REALTIME in that cross timestamp: %+.6f s from the PHC's UTC (set from the RTC at boot, not disciplined)\n",
 					       ((s64)(sec * NSEC_PER_SEC + nsec) - (s64)g) / 1e9);
@@ -560,7 +566,7 @@ static void main_run(void)
 			u64 g = tai_to_utc(sec, nsec, f.tai_offset);
 
 			ok = before <= g && g <= after;
-			print_reading(0, before, after, g, 0, ok);
+			print_reading("[EXTENDED]", before, after, g, 0, ok);
 		}
 		last = s;
 		check_snap(&s, &first, &bad_snap);
