@@ -27,6 +27,13 @@
  * It reports what it did on one line to the file named by VMCLOCK_SHIM_LOG
  * (stderr otherwise).  VMCLOCK_SHIM=off finds the page but does not call
  * KVM_SET_VMCLOCK (the end-to-end test's control run).
+ *
+ * For the test's timing only: with VMCLOCK_SHIM_IO_FD=N, each byte OUT of
+ * the guest to port VMCLOCK_SHIM_IO_PORT that makes KVM_RUN return is written
+ * to file descriptor N as a struct shim_io_stamp with the host's
+ * CLOCK_REALTIME read right then: the vCPU does not run again before it, so
+ * two such OUTs bracket whatever the guest did in between.  (QEMU then
+ * handles the OUT as usual: nothing is at that port.)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -34,15 +41,25 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <linux/kvm.h>
 #include <linux/vmclock-abi.h>
 
 #define SHIM_MAX_SLOTS	64
+#define SHIM_MAX_VCPUS	8
+#define VMCLOCK_SHIM_IO_PORT	0x4f0
+
+struct shim_io_stamp {
+	uint64_t value;		/* what the guest wrote */
+	uint64_t realtime_ns;	/* the host's CLOCK_REALTIME at the exit */
+};
 
 struct shim_slot {
 	uint32_t slot;
@@ -52,7 +69,15 @@ struct shim_slot {
 };
 
 static int (*real_ioctl)(int fd, unsigned long req, ...);
+static void *(*real_mmap)(void *addr, size_t len, int prot, int flags, int fd,
+			  off_t off);
 static int shim_vm_fd = -1;
+static int shim_io_fd = -2;		/* -2: not looked up yet */
+static struct {
+	bool used;
+	int fd;
+	struct kvm_run *run;
+} shim_vcpus[SHIM_MAX_VCPUS];
 static struct shim_slot shim_slots[SHIM_MAX_SLOTS];
 static pthread_mutex_t shim_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
@@ -175,6 +200,83 @@ static void shim_set_vmclock(void)
 		    (int16_t)got.clock.tai_offset_sec);
 }
 
+/* A vCPU file descriptor (KVM_CREATE_VCPU), and later its struct kvm_run. */
+static void shim_vcpu_track(int fd, struct kvm_run *run)
+{
+	int i;
+
+	pthread_mutex_lock(&shim_lock);
+	for (i = 0; i < SHIM_MAX_VCPUS; i++) {
+		if (!run && !shim_vcpus[i].used) {
+			shim_vcpus[i].used = true;
+			shim_vcpus[i].fd = fd;
+			shim_vcpus[i].run = NULL;
+			break;
+		}
+		if (run && shim_vcpus[i].used && shim_vcpus[i].fd == fd &&
+		    !shim_vcpus[i].run) {
+			shim_vcpus[i].run = run;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&shim_lock);
+}
+
+static struct kvm_run *shim_vcpu_run(int fd)
+{
+	struct kvm_run *run = NULL;
+	int i;
+
+	pthread_mutex_lock(&shim_lock);
+	for (i = 0; i < SHIM_MAX_VCPUS; i++)
+		if (shim_vcpus[i].used && shim_vcpus[i].fd == fd)
+			run = shim_vcpus[i].run;
+	pthread_mutex_unlock(&shim_lock);
+	return run;
+}
+
+static void shim_io_exit(int fd)
+{
+	struct kvm_run *run = shim_vcpu_run(fd);
+	struct shim_io_stamp st;
+	struct timespec ts;
+
+	if (!run || run->exit_reason != KVM_EXIT_IO ||
+	    run->io.port != VMCLOCK_SHIM_IO_PORT ||
+	    run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 1 ||
+	    run->io.count != 1)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	st.value = *((uint8_t *)run + run->io.data_offset);
+	st.realtime_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	if (write(shim_io_fd, &st, sizeof(st)) != sizeof(st))
+		shim_io_fd = -1;
+}
+
+/* The vCPUs' struct kvm_run, for the timing port: offset 0 of a vCPU fd. */
+static void *shim_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		       off_t off)
+{
+	void *p;
+
+	if (!real_mmap)
+		real_mmap = dlsym(RTLD_NEXT, "mmap");
+	p = real_mmap(addr, len, prot, flags, fd, off);
+	if (p != MAP_FAILED && fd >= 0 && !off && shim_io_fd >= 0)
+		shim_vcpu_track(fd, p);
+	return p;
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return shim_mmap(addr, len, prot, flags, fd, off);
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return shim_mmap(addr, len, prot, flags, fd, off);
+}
+
 int ioctl(int fd, unsigned long req, ...)
 {
 	va_list ap;
@@ -187,6 +289,11 @@ int ioctl(int fd, unsigned long req, ...)
 
 	if (!real_ioctl)
 		real_ioctl = dlsym(RTLD_NEXT, "ioctl");
+	if (shim_io_fd == -2) {
+		const char *io = getenv("VMCLOCK_SHIM_IO_FD");
+
+		shim_io_fd = io ? atoi(io) : -1;
+	}
 
 	if (req == KVM_RUN)
 		pthread_once(&shim_once, shim_set_vmclock);
@@ -196,6 +303,13 @@ int ioctl(int fd, unsigned long req, ...)
 		return r;
 
 	switch (req) {
+	case KVM_RUN:
+		if (shim_io_fd >= 0)
+			shim_io_exit(fd);
+		break;
+	case KVM_CREATE_VCPU:
+		shim_vcpu_track(r, NULL);
+		break;
 	case KVM_CREATE_VM:
 		shim_vm_fd = r;
 		break;
