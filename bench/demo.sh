@@ -9,5 +9,5 @@ t0=$(date +%s)
 "$TOP/bench/initramfs.sh" fast
 APPEND="bench.demo=1 quiet" KUNIT_GLOB=none BOOT_TIMEOUT=600 "$TOP/bench/boot.sh" fast "$BUILD/demo.log"
 sed -n '/BENCH: demo start/,/BENCH: demo exit/p' "$BUILD/demo.log" | tr -d '\r'
-echo "demo: $(( $(date +%s) - t0 ))s in all; the bench VM's log is $BUILD/demo.log"
+echo "demo: $(( $(date +%s) - t0 ))s for kernel, tests and VM; the bench VM's log is $BUILD/demo.log"
 grep -q "BENCH: demo exit 0" "$BUILD/demo.log"

@@ -477,7 +477,7 @@ static void control_run(void)
 	char shim[512];
 	bool booted;
 
-	ksft_print_msg("control run: nested guest under QEMU, KVM_SET_VMCLOCK not called\n");
+	ksft_print_msg("control run: nested guest under QEMU 10, KVM_SET_VMCLOCK not called\n");
 	if (!l2_start(&l, false)) {
 		ksft_test_result_fail("control: QEMU's page alone: could not start QEMU\n");
 		return;
@@ -551,16 +551,17 @@ static void main_run(void)
 	u64 t0, io_max = 0;
 	struct window w;
 	long freq = host_freq_now();
-	struct facts f;
+	struct facts f = {};
 	struct l2 l;
-	bool booted, ok;
+	bool started, booted, ok;
 	int i;
 
 	ksft_print_msg("nested guest under QEMU 10 with -device vmclock, KVM_SET_VMCLOCK by the preloaded stand-in\n");
 	t0 = mono_ms();
-	if (!l2_start(&l, true))
-		ksft_exit_fail_msg("could not start QEMU\n");
-	booted = l2_facts(&l, &f, &s);
+	started = l2_start(&l, true);
+	if (!started)
+		ksft_print_msg("could not start QEMU\n");
+	booted = started && l2_facts(&l, &f, &s);
 	ksft_print_msg("nested guest ready after %llu ms (its first console line after %llu ms: firmware and kernel loading)\n",
 		       (unsigned long long)(mono_ms() - t0),
 		       (unsigned long long)(l.t_console - l.t_start));
@@ -671,7 +672,7 @@ static void main_run(void)
 
 	if (booted && write(l.ser_in, "q", 1) != 1)
 		booted = false;
-	status = l2_wait(&l, booted ? 60000 : 1000);
+	status = started ? l2_wait(&l, booted ? 60000 : 1000) : -1;
 	ksft_print_msg("nested guest: %d console lines, QEMU exit status %d, %llu ms in all\n",
 		       l.console_lines, status, (unsigned long long)(mono_ms() - t0));
 	ksft_test_result(booted && status == 0, "nested guest powered off, QEMU exited 0\n");
