@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Pack the bench VM's initramfs: busybox, bench/init, the selftests of bench/tests.conf
-# and the shared libraries they need. Output: build/initrd.gz
+# and the shared libraries they need, and the end-to-end test's nested guest with the
+# kernel of VARIANT (bench/e2e.sh). Usage: bench/initramfs.sh [VARIANT]. Output: build/initrd.gz
 . "$(dirname "$0")/lib.sh"
 root=$BUILD/initramfs
 rm -rf "$root" && mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,tests,lib64,etc}
@@ -21,8 +22,9 @@ awk '{ print $1 }' "$root/tests.conf" | sort -u | while read -r t; do
 	cp "$BUILD/selftests/$t" "$root/tests/$t"
 	copy_libs "$BUILD/selftests/$t"
 done
-cp "$BUILD/selftests/x86/vmclock_demo" "$root/tests/x86/" && copy_libs "$BUILD/selftests/x86/vmclock_demo"
 cp "$BUILD/selftests/x86/vmclock_bench" "$root/tests/x86/" && copy_libs "$BUILD/selftests/x86/vmclock_bench"
+# The end-to-end test's QEMU 10, nested guest and VMM stand-in (tests/x86/vmclock_e2e runs them).
+"$TOP/bench/e2e.sh" "$root" "${1:-fast}"
 # pthread_cancel() dlopen()s libgcc_s (xen_shinfo_test needs it).
 gcc_s=$(realpath "$(dirname "$(ldd /bin/true | grep -o '/[^ ]*libc.so.6')")/libgcc_s.so.1")
 mkdir -p "$root$(dirname "$gcc_s")" && cp "$gcc_s" "$root$(dirname "$gcc_s")/libgcc_s.so.1"

@@ -7,12 +7,12 @@ out=$BUILD/selftests
 [ -d "$hdr" ] || die "no installed headers at $hdr (run bench/kernel.sh first)"
 progs=$(grep -v '^\s*\(#\|$\)' "$TOP/bench/tests.conf" | awk '{ print $1 }' | sort -u | tr '\n' ' ')
 mkdir -p "$out"
-# The demo VMM (bench tooling, not part of the series) builds with the selftests' library.
+# The end-to-end test's host side (bench tooling, not part of the series) builds with the
+# selftests' library.
 kdir=$SRC/tools/testing/selftests/kvm
-cp "$TOP/bench/demo/vmclock_demo.c" "$kdir/x86/vmclock_demo.c"
-grep -qx '/tools/testing/selftests/kvm/x86/vmclock_demo.c' "$SRC/.git/info/exclude" ||
-	echo '/tools/testing/selftests/kvm/x86/vmclock_demo.c' >>"$SRC/.git/info/exclude"
-progs="$progs x86/vmclock_demo"
+cp "$TOP/bench/e2e/vmclock_e2e.c" "$kdir/x86/vmclock_e2e.c"
+grep -qx '/tools/testing/selftests/kvm/x86/vmclock_e2e.c' "$SRC/.git/info/exclude" ||
+	echo '/tools/testing/selftests/kvm/x86/vmclock_e2e.c' >>"$SRC/.git/info/exclude"
 # The benchmark of make bench (bench tooling too), built the same way.
 cp "$TOP/bench/bench/vmclock_bench.c" "$kdir/x86/vmclock_bench.c"
 grep -qx '/tools/testing/selftests/kvm/x86/vmclock_bench.c' "$SRC/.git/info/exclude" ||
