@@ -1893,7 +1893,8 @@ TEST(tracepoint)
 		p = strstr(line, "kvm_vmclock_update: ");
 		if (!p)
 			continue;
-		TEST_ASSERT(sscanf(p, "kvm_vmclock_update: gpa 0x%lx seq %u status %u counter %lu time %lu.%lx",
+		TEST_ASSERT(sscanf(p,
+				   "kvm_vmclock_update: gpa 0x%lx seq %u status %u counter %lu time %lu.%lx",
 				   &gpa, &seq, &status, &counter, &sec, &frac) == 6,
 			    "cannot parse: %s", p);
 		if (gpa != VMCLOCK_GPA)
@@ -2217,7 +2218,7 @@ FIXTURE_TEARDOWN(vmclock_user)
 TEST_F(vmclock_user, exact)
 {
 	struct kvm_vcpu *vcpu = self->v.vcpu[0];
-	struct vmclock_abi h;
+	struct vmclock_abi h, before, after;
 	struct tsc_xform x;
 	struct kvm_vmclock vc;
 	u64 khz = vm_tsc_hz(self->v.vm) / 1000;
@@ -2248,6 +2249,17 @@ TEST_F(vmclock_user, exact)
 	user_clock_advance(&h, &h, 10000);
 	user_set(self->v.vm, 0, 0, &h);
 	assert_user_exact(&h, self->v.page, &x, false, "fed again");
+
+	/* USER -> AUTO -> USER: each switch is one seq_count step. */
+	vmclock_read(self->v.page, &before);
+	auto_set(self->v.vm, 0, 0, NULL);
+	vmclock_read(self->v.page, &after);
+	TEST_ASSERT_EQ(after.seq_count, before.seq_count + 2);
+	assert_vmclock_state(self->v.vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+	user_set(self->v.vm, 0, 0, &h);
+	vmclock_read(self->v.page, &before);
+	TEST_ASSERT_EQ(before.seq_count, after.seq_count + 2);
+	assert_user_exact(&h, self->v.page, &x, false, "back to USER");
 }
 
 /* The TSC offset changes after the clock was fed: the page follows. */
