@@ -6,7 +6,7 @@ BENCH := bench
 BUILD ?= $(CURDIR)/build
 export BUILD
 
-.PHONY: all demo series series-check check check-debug kernel kernel-debug tree deps guard selftests verdict clean help
+.PHONY: all demo bench series series-check check check-debug kernel kernel-debug tree deps guard selftests verdict clean help
 
 all: help
 
@@ -14,6 +14,7 @@ help:
 	@echo "make check        build the patched kernel, boot it under QEMU, run KUnit and KVM selftests"
 	@echo "make check-debug  the same on the debug kernel (lockdep, KASAN, UBSAN, DEBUG_ATOMIC_SLEEP...)"
 	@echo "make demo         boot the bench and show a guest reading UTC from its KVM-filled vmclock page"
+	@echo "make bench        boot the bench and print the vmclock benchmark table (accuracy, rewrites, read cost, work)"
 	@echo "make series       the series as git format-patch files with a cover letter, in build/series"
 	@echo "make series-check checkpatch, git am on the base, kernel-doc, per-patch builds, W=1, sparse"
 	@echo "make tree         only make the patched tree in build/linux"
@@ -38,6 +39,10 @@ check-debug: tree
 # The feature at work: a demo VMM in the bench VM prints guest and host UTC.
 demo: tree
 	@$(BENCH)/demo.sh
+
+# The benchmark (issue 5): one table, every figure measured in the same bench VM run.
+bench: tree
+	@$(BENCH)/bench.sh
 
 # A mailing-list-ready series in build/series, and its checks (FULL=0: checkpatch,
 # git am and kernel-doc only; the default adds per-patch builds, W=1, sparse, uAPI test).

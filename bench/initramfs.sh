@@ -22,6 +22,7 @@ awk '{ print $1 }' "$root/tests.conf" | sort -u | while read -r t; do
 	copy_libs "$BUILD/selftests/$t"
 done
 cp "$BUILD/selftests/x86/vmclock_demo" "$root/tests/x86/" && copy_libs "$BUILD/selftests/x86/vmclock_demo"
+cp "$BUILD/selftests/x86/vmclock_bench" "$root/tests/x86/" && copy_libs "$BUILD/selftests/x86/vmclock_bench"
 # pthread_cancel() dlopen()s libgcc_s (xen_shinfo_test needs it).
 gcc_s=$(realpath "$(dirname "$(ldd /bin/true | grep -o '/[^ ]*libc.so.6')")/libgcc_s.so.1")
 mkdir -p "$root$(dirname "$gcc_s")" && cp "$gcc_s" "$root$(dirname "$gcc_s")/libgcc_s.so.1"

@@ -13,6 +13,11 @@ cp "$TOP/bench/demo/vmclock_demo.c" "$kdir/x86/vmclock_demo.c"
 grep -qx '/tools/testing/selftests/kvm/x86/vmclock_demo.c' "$SRC/.git/info/exclude" ||
 	echo '/tools/testing/selftests/kvm/x86/vmclock_demo.c' >>"$SRC/.git/info/exclude"
 progs="$progs x86/vmclock_demo"
+# The benchmark of make bench (bench tooling too), built the same way.
+cp "$TOP/bench/bench/vmclock_bench.c" "$kdir/x86/vmclock_bench.c"
+grep -qx '/tools/testing/selftests/kvm/x86/vmclock_bench.c' "$SRC/.git/info/exclude" ||
+	echo '/tools/testing/selftests/kvm/x86/vmclock_bench.c' >>"$SRC/.git/info/exclude"
+progs="$progs x86/vmclock_bench"
 log "building selftests"
 make -s -C "$SRC/tools/testing/selftests/kvm" -j"$JOBS" CC="ccache gcc" OUTPUT="$out" \
 	LINUX_HDR_PATH="$hdr/" KHDR_INCLUDES="-isystem $hdr" \
