@@ -27,13 +27,22 @@
  *    reference to a VM and never run after it is destroyed.
  *
  * Each write of the page counts in the VM's vmclock_updates statistic and
- * fires the kvm_vmclock_update tracepoint.
+ * fires the kvm_vmclock_update tracepoint, and signals the VM's eventfd if
+ * one is attached (KVM_VMCLOCK_FLAG_EVENTFD).
+ *
+ * In USER mode, the clock is given by userspace in the host TSC domain and
+ * kept in kvm->vmclock.cfg; kvm_arch_vmclock_fill_user() converts it into
+ * the guest's domain at each publication, so the page follows changes of
+ * the guest TSC without userspace doing anything.  The fields KVM owns in
+ * both modes (disruption_marker, vm_generation_counter and the flags the
+ * VMM may set) are in kvm->vmclock.cfg too.
  *
  * The page is not marked dirty: that is only allowed from vCPU context on
  * some architectures (x86 warns otherwise).  The VMM is expected to issue
  * KVM_SET_VMCLOCK again on the destination of a migration.
  */
 
+#include <linux/eventfd.h>
 #include <linux/kvm_host.h>
 #include <linux/kthread.h>
 #include <linux/sched/mm.h>
@@ -45,13 +54,56 @@
 /* Number of VMs whose vmclock is not OFF, to skip walking vm_list */
 static atomic_t kvm_vmclock_nr_active = ATOMIC_INIT(0);
 
-static void kvm_vmclock_fill(struct kvm *kvm, struct vmclock_abi *clk)
+/* Flags of struct vmclock_abi that the VMM may set, by mode. */
+#define KVM_VMCLOCK_AUTO_CLOCK_FLAGS	(VMCLOCK_FLAG_DISRUPTION_SOON |	\
+					 VMCLOCK_FLAG_DISRUPTION_IMMINENT | \
+					 VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT)
+#define KVM_VMCLOCK_USER_CLOCK_FLAGS	(KVM_VMCLOCK_AUTO_CLOCK_FLAGS |	\
+					 VMCLOCK_FLAG_TAI_OFFSET_VALID |	\
+					 VMCLOCK_FLAG_PERIOD_ESTERROR_VALID | \
+					 VMCLOCK_FLAG_PERIOD_MAXERROR_VALID | \
+					 VMCLOCK_FLAG_TIME_ESTERROR_VALID |	\
+					 VMCLOCK_FLAG_TIME_MAXERROR_VALID |	\
+					 VMCLOCK_FLAG_TIME_MONOTONIC)
+#define KVM_VMCLOCK_VALID_FLAGS		(KVM_VMCLOCK_FLAG_BUMP_DISRUPTION | \
+					 KVM_VMCLOCK_FLAG_SET_DISRUPTION |	\
+					 KVM_VMCLOCK_FLAG_BUMP_VM_GENERATION | \
+					 KVM_VMCLOCK_FLAG_SET_VM_GENERATION | \
+					 KVM_VMCLOCK_FLAG_EVENTFD)
+
+/*
+ * Compute the page for @mode and @cfg, with NOTIFICATION_PRESENT if
+ * @notify.  Returns -EINVAL if the USER clock cannot be converted into the
+ * guest's TSC domain.
+ */
+static int kvm_vmclock_fill(struct kvm *kvm, u32 mode,
+			    const struct kvm_vmclock_cfg *cfg, bool notify,
+			    struct vmclock_abi *clk)
 {
+	u64 flags = 0;
+	int r;
+
 	memset(clk, 0, sizeof(*clk));
+	if (mode == KVM_VMCLOCK_MODE_USER) {
+		r = kvm_arch_vmclock_fill_user(kvm, &cfg->user, clk);
+		if (r)
+			return r;
+	} else {
+		kvm_arch_vmclock_fill(kvm, clk);
+		/* The flags the VMM sets; USER clocks carry their own. */
+		flags = cfg->flags;
+	}
+
 	clk->magic = cpu_to_le32(VMCLOCK_MAGIC);
 	clk->size = cpu_to_le32(PAGE_SIZE);
 	clk->version = cpu_to_le16(1);
-	kvm_arch_vmclock_fill(kvm, clk);
+	clk->seq_count = 0;
+	if (notify)
+		flags |= VMCLOCK_FLAG_NOTIFICATION_PRESENT;
+	clk->flags = cpu_to_le64(le64_to_cpu(clk->flags) | flags);
+	clk->disruption_marker = cpu_to_le64(cfg->disruption_marker);
+	clk->vm_generation_counter = cpu_to_le64(cfg->vm_generation_counter);
+	return 0;
 }
 
 /*
@@ -108,11 +160,13 @@ static int kvm_vmclock_refresh_borrow_mm(struct kvm *kvm,
 }
 
 /*
- * Write @clk to the page mapped by @gpc, refreshing the cache if needed.
+ * Write @clk to the page mapped by @gpc, refreshing the cache if needed,
+ * then signal @eventfd (if not NULL): the page has a new even seq_count.
  * Process context, kvm->vmclock.lock held.
  */
 static int kvm_vmclock_write(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
-			     struct vmclock_abi *clk, bool full_page)
+			     struct vmclock_abi *clk, bool full_page,
+			     struct eventfd_ctx *eventfd)
 {
 	int idx, r = 0;
 
@@ -139,6 +193,8 @@ static int kvm_vmclock_write(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
 				 le64_to_cpu(clk->counter_value),
 				 le64_to_cpu(clk->time_sec),
 				 le64_to_cpu(clk->time_frac_sec));
+	if (eventfd)
+		eventfd_signal(eventfd);
 out:
 	srcu_read_unlock(&kvm->srcu, idx);
 	return r;
@@ -146,7 +202,8 @@ out:
 
 /*
  * Stop using the current page: mark it unreliable if it can still be
- * written (best effort), then release the cache.  kvm->vmclock.lock held,
+ * written (best effort), then release the cache and the eventfd.  The
+ * counters in vc->cfg are kept: they belong to the VM, not to the page.  kvm->vmclock.lock held,
  * process context.
  */
 static void kvm_vmclock_retire(struct kvm *kvm, bool write_unreliable)
@@ -161,9 +218,13 @@ static void kvm_vmclock_retire(struct kvm *kvm, bool write_unreliable)
 	if (write_unreliable) {
 		clk = vc->clock;
 		clk.clock_status = VMCLOCK_STATUS_UNRELIABLE;
-		kvm_vmclock_write(kvm, gpc, &clk, false);
+		kvm_vmclock_write(kvm, gpc, &clk, false, vc->eventfd);
 	}
 	kvm_gpc_deactivate(gpc);
+	if (vc->eventfd) {
+		eventfd_ctx_put(vc->eventfd);
+		vc->eventfd = NULL;
+	}
 
 	WRITE_ONCE(vc->mode, KVM_VMCLOCK_MODE_OFF);
 	vc->gpa = 0;
@@ -178,15 +239,31 @@ static void kvm_vmclock_work_fn(struct work_struct *work)
 	struct vmclock_abi clk;
 
 	mutex_lock(&vc->lock);
-	if (vc->mode == KVM_VMCLOCK_MODE_AUTO) {
-		kvm_vmclock_fill(kvm, &clk);
-		/*
-		 * If the page is gone (e.g. its memslot was deleted), try again
-		 * at the next update.
-		 */
-		if (!kvm_vmclock_write(kvm, &vc->gpc[vc->cur], &clk, false))
-			vc->clock = clk;
+	if (vc->mode == KVM_VMCLOCK_MODE_OFF)
+		goto out;
+
+	if (kvm_vmclock_fill(kvm, vc->mode, &vc->cfg, vc->eventfd, &clk)) {
+		/* The USER clock does not fit the guest's new TSC domain. */
+		clk = vc->clock;
+		clk.clock_status = VMCLOCK_STATUS_UNRELIABLE;
 	}
+
+	/*
+	 * A USER clock changes only with the guest TSC: skip writes (and
+	 * notifications) that would publish the same clock again.
+	 */
+	clk.seq_count = vc->clock.seq_count;
+	if (vc->mode == KVM_VMCLOCK_MODE_USER &&
+	    !memcmp(&clk, &vc->clock, sizeof(clk)))
+		goto out;
+
+	/*
+	 * If the page is gone (e.g. its memslot was deleted), try again at
+	 * the next update.
+	 */
+	if (!kvm_vmclock_write(kvm, &vc->gpc[vc->cur], &clk, false, vc->eventfd))
+		vc->clock = clk;
+out:
 	mutex_unlock(&vc->lock);
 }
 
@@ -209,8 +286,10 @@ static void kvm_vmclock_update_all_fn(struct work_struct *work)
 	struct kvm *kvm;
 
 	mutex_lock(&kvm_lock);
+	/* Host timekeeping only matters to AUTO mode. */
 	list_for_each_entry(kvm, &vm_list, vm_list)
-		kvm_vmclock_update(kvm);
+		if (READ_ONCE(kvm->vmclock.mode) == KVM_VMCLOCK_MODE_AUTO)
+			queue_work(system_dfl_wq, &kvm->vmclock.work);
 	mutex_unlock(&kvm_lock);
 }
 
@@ -243,7 +322,8 @@ void kvm_vmclock_cancel_update_all(void)
 
 u32 kvm_vmclock_modes(struct kvm *kvm)
 {
-	return kvm_arch_vmclock_modes(kvm) & BIT(KVM_VMCLOCK_MODE_AUTO);
+	return kvm_arch_vmclock_modes(kvm) &
+	       (BIT(KVM_VMCLOCK_MODE_AUTO) | BIT(KVM_VMCLOCK_MODE_USER));
 }
 
 void kvm_vmclock_init_vm(struct kvm *kvm)
@@ -273,7 +353,13 @@ void kvm_vmclock_destroy_vm(struct kvm *kvm)
 	cancel_work_sync(&vc->work);
 }
 
-static int kvm_vmclock_set_auto(struct kvm *kvm, gpa_t gpa)
+/*
+ * Publish @cfg in @mode at @gpa, with @eventfd (a reference that this
+ * function takes over on success).  Nothing is changed on failure.
+ */
+static int kvm_vmclock_set_on(struct kvm *kvm, u32 mode, gpa_t gpa,
+			      const struct kvm_vmclock_cfg *cfg,
+			      struct eventfd_ctx *eventfd)
 {
 	struct kvm_vmclock_state *vc = &kvm->vmclock;
 	struct gfn_to_pfn_cache *gpc;
@@ -288,13 +374,26 @@ static int kvm_vmclock_set_auto(struct kvm *kvm, gpa_t gpa)
 	if (kvm_mem_is_private(kvm, gpa_to_gfn(gpa)))
 		return -EINVAL;
 
-	/* Same page: just rewrite it. */
-	if (vc->mode == KVM_VMCLOCK_MODE_AUTO && vc->gpa == gpa) {
-		kvm_vmclock_fill(kvm, &clk);
-		r = kvm_vmclock_write(kvm, &vc->gpc[vc->cur], &clk, true);
-		if (!r)
-			vc->clock = clk;
+	r = kvm_vmclock_fill(kvm, mode, cfg, eventfd, &clk);
+	if (r)
 		return r;
+
+	/*
+	 * Same page: rewrite it.  A change of mode, clock, counters or
+	 * eventfd is one seq_count step for the guest.
+	 */
+	if (vc->mode != KVM_VMCLOCK_MODE_OFF && vc->gpa == gpa) {
+		r = kvm_vmclock_write(kvm, &vc->gpc[vc->cur], &clk, true,
+				      eventfd);
+		if (r)
+			return r;
+		if (vc->eventfd)
+			eventfd_ctx_put(vc->eventfd);
+		vc->eventfd = eventfd;
+		vc->cfg = *cfg;
+		vc->clock = clk;
+		WRITE_ONCE(vc->mode, mode);
+		return 0;
 	}
 
 	/*
@@ -309,8 +408,7 @@ static int kvm_vmclock_set_auto(struct kvm *kvm, gpa_t gpa)
 	if (r)
 		return r;
 
-	kvm_vmclock_fill(kvm, &clk);
-	r = kvm_vmclock_write(kvm, gpc, &clk, true);
+	r = kvm_vmclock_write(kvm, gpc, &clk, true, eventfd);
 	if (r) {
 		kvm_gpc_deactivate(gpc);
 		return r;
@@ -320,48 +418,156 @@ static int kvm_vmclock_set_auto(struct kvm *kvm, gpa_t gpa)
 
 	vc->cur = next;
 	vc->gpa = gpa;
+	vc->cfg = *cfg;
 	vc->clock = clk;
+	vc->eventfd = eventfd;
 	atomic_inc(&kvm_vmclock_nr_active);
-	WRITE_ONCE(vc->mode, KVM_VMCLOCK_MODE_AUTO);
+	WRITE_ONCE(vc->mode, mode);
 	return 0;
+}
+
+/*
+ * The clock given with KVM_SET_VMCLOCK.  The counters are inputs only
+ * with their SET flags; in AUTO mode the only other input is the flags
+ * the VMM may set; in USER mode it is a whole clock in the host's counter
+ * domain, whose counter_id the architecture checks.
+ */
+static int kvm_vmclock_check_clock(u32 mode, u32 flags,
+				   const struct vmclock_abi *c)
+{
+	u64 cflags = le64_to_cpu(c->flags);
+	u64 period = le64_to_cpu(c->counter_period_frac_sec);
+	struct vmclock_abi rest;
+
+	if ((c->disruption_marker && !(flags & KVM_VMCLOCK_FLAG_SET_DISRUPTION)) ||
+	    (c->vm_generation_counter &&
+	     !(flags & KVM_VMCLOCK_FLAG_SET_VM_GENERATION)))
+		return -EINVAL;
+
+	if (mode == KVM_VMCLOCK_MODE_AUTO) {
+		if (cflags & ~KVM_VMCLOCK_AUTO_CLOCK_FLAGS)
+			return -EINVAL;
+		rest = *c;
+		rest.flags = 0;
+		rest.disruption_marker = 0;
+		rest.vm_generation_counter = 0;
+		return memchr_inv(&rest, 0, sizeof(rest)) ? -EINVAL : 0;
+	}
+
+	if (le32_to_cpu(c->magic) != VMCLOCK_MAGIC ||
+	    le32_to_cpu(c->size) != PAGE_SIZE ||
+	    le16_to_cpu(c->version) != 1 || c->seq_count ||
+	    c->time_type > VMCLOCK_TIME_MONOTONIC ||
+	    (cflags & ~KVM_VMCLOCK_USER_CLOCK_FLAGS) ||
+	    c->pad[0] || c->pad[1] ||
+	    c->clock_status > VMCLOCK_STATUS_UNRELIABLE ||
+	    c->leap_second_smearing_hint > VMCLOCK_SMEARING_UTC_SLS ||
+	    c->leap_indicator > VMCLOCK_LEAP_POST_NEG)
+		return -EINVAL;
+
+	/* Fields whose flag is clear must be zero. */
+	if ((!(cflags & VMCLOCK_FLAG_TAI_OFFSET_VALID) && c->tai_offset_sec) ||
+	    (!(cflags & VMCLOCK_FLAG_TIME_ESTERROR_VALID) &&
+	     c->time_esterror_nanosec) ||
+	    (!(cflags & VMCLOCK_FLAG_TIME_MAXERROR_VALID) &&
+	     c->time_maxerror_nanosec) ||
+	    (!(cflags & VMCLOCK_FLAG_PERIOD_ESTERROR_VALID) &&
+	     c->counter_period_esterror_rate_frac_sec) ||
+	    (!(cflags & VMCLOCK_FLAG_PERIOD_MAXERROR_VALID) &&
+	     c->counter_period_maxerror_rate_frac_sec))
+		return -EINVAL;
+
+	/*
+	 * A period the guest can compute with (shift < 64), and error rates
+	 * not larger than the period, so that their conversion cannot
+	 * overflow.
+	 */
+	if (!period || c->counter_period_shift > 63 ||
+	    le64_to_cpu(c->counter_period_esterror_rate_frac_sec) > period ||
+	    le64_to_cpu(c->counter_period_maxerror_rate_frac_sec) > period)
+		return -EINVAL;
+	return 0;
+}
+
+static int kvm_vmclock_check(struct kvm *kvm, const struct kvm_vmclock *arg)
+{
+	if ((arg->flags & ~KVM_VMCLOCK_VALID_FLAGS) || arg->pad ||
+	    memchr_inv(arg->reserved, 0, sizeof(arg->reserved)) ||
+	    (arg->eventfd && !(arg->flags & KVM_VMCLOCK_FLAG_EVENTFD)))
+		return -EINVAL;
+
+	switch (arg->mode) {
+	case KVM_VMCLOCK_MODE_OFF:
+		if (arg->gpa || arg->flags ||
+		    memchr_inv(&arg->clock, 0, sizeof(arg->clock)))
+			return -EINVAL;
+		return 0;
+	case KVM_VMCLOCK_MODE_AUTO:
+	case KVM_VMCLOCK_MODE_USER:
+		if (!(kvm_vmclock_modes(kvm) & BIT(arg->mode)) ||
+		    !PAGE_ALIGNED(arg->gpa))
+			return -EINVAL;
+		return kvm_vmclock_check_clock(arg->mode, arg->flags,
+					       &arg->clock);
+	default:
+		return -EINVAL;
+	}
 }
 
 int kvm_vm_ioctl_set_vmclock(struct kvm *kvm, void __user *argp)
 {
 	struct kvm_vmclock_state *vc = &kvm->vmclock;
+	struct eventfd_ctx *eventfd = NULL;
+	struct kvm_vmclock_cfg cfg;
 	struct kvm_vmclock arg;
 	int r;
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
 
-	if (arg.flags || memchr_inv(arg.reserved, 0, sizeof(arg.reserved)) ||
-	    memchr_inv(&arg.clock, 0, sizeof(arg.clock)))
-		return -EINVAL;
+	r = kvm_vmclock_check(kvm, &arg);
+	if (r)
+		return r;
 
-	switch (arg.mode) {
-	case KVM_VMCLOCK_MODE_OFF:
-		if (arg.gpa)
-			return -EINVAL;
-		break;
-	case KVM_VMCLOCK_MODE_AUTO:
-		if (!(kvm_vmclock_modes(kvm) & BIT(arg.mode)) ||
-		    !PAGE_ALIGNED(arg.gpa))
-			return -EINVAL;
-		break;
-	default:
-		return -EINVAL;
+	if (arg.flags & KVM_VMCLOCK_FLAG_EVENTFD) {
+		eventfd = eventfd_ctx_fdget(arg.eventfd);
+		if (IS_ERR(eventfd))
+			return PTR_ERR(eventfd);
 	}
 
 	mutex_lock(&vc->lock);
 	if (arg.mode == KVM_VMCLOCK_MODE_OFF) {
 		kvm_vmclock_retire(kvm, true);
 		r = 0;
-	} else {
-		r = kvm_vmclock_set_auto(kvm, arg.gpa);
+		goto out;
 	}
-	mutex_unlock(&vc->lock);
 
+	/* The new configuration; the counters carry over unless set. */
+	cfg = vc->cfg;
+	cfg.flags = le64_to_cpu(arg.clock.flags);
+	if (arg.flags & KVM_VMCLOCK_FLAG_SET_DISRUPTION)
+		cfg.disruption_marker = le64_to_cpu(arg.clock.disruption_marker);
+	if (arg.flags & KVM_VMCLOCK_FLAG_BUMP_DISRUPTION)
+		cfg.disruption_marker++;
+	if (arg.flags & KVM_VMCLOCK_FLAG_SET_VM_GENERATION)
+		cfg.vm_generation_counter =
+			le64_to_cpu(arg.clock.vm_generation_counter);
+	if (arg.flags & KVM_VMCLOCK_FLAG_BUMP_VM_GENERATION)
+		cfg.vm_generation_counter++;
+	memset(&cfg.user, 0, sizeof(cfg.user));
+	if (arg.mode == KVM_VMCLOCK_MODE_USER) {
+		cfg.user = arg.clock;
+		cfg.user.disruption_marker = 0;
+		cfg.user.vm_generation_counter = 0;
+	}
+
+	r = kvm_vmclock_set_on(kvm, arg.mode, arg.gpa, &cfg, eventfd);
+	if (!r)
+		eventfd = NULL;
+out:
+	mutex_unlock(&vc->lock);
+	if (eventfd)
+		eventfd_ctx_put(eventfd);
 	return r;
 }
 

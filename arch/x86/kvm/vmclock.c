@@ -217,6 +217,78 @@ VISIBLE_IF_KUNIT int kvm_vmclock_guest_params(const struct kvm_vmclock_params *h
 }
 EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_guest_params);
 
+/*
+ * An error rate of a period, in the units of the period: keep its ratio to
+ * the period when the period changes from @from to @to, rounded up.
+ * @rate <= @from, so the result is at most @to.
+ */
+static u64 vmclock_scale_rate(u64 rate, u64 from, u64 to)
+{
+	u64 q = mul_u64_u64_div_u64(rate, to, from);
+
+	if ((u128)q * from < (u128)rate * to)
+		q++;
+	return q;
+}
+
+/**
+ * kvm_vmclock_user_to_guest - convert a userspace clock to the guest domain
+ * @h: the clock, with counter_value and the counter period (and its error
+ *     rates) in the host counter domain
+ * @offset: guest counter = @offset + host counter * @ratio / 2^@frac_bits
+ * @ratio: scaling ratio, fixed point with @frac_bits fractional bits
+ * @frac_bits: 0 to 63
+ * @g: result: @h with counter_value, time, period, its shift and its
+ *     error rates in the guest counter domain; all other fields copied
+ *
+ * The time and period are converted by kvm_vmclock_guest_params(); the
+ * error rates keep their ratio to the period (rounded up).
+ *
+ * Return: 0, or -EINVAL / -ERANGE if @h cannot be expressed in the guest
+ * domain (zero period, shift above 63 before or after the conversion, error
+ * rate above the period).
+ */
+VISIBLE_IF_KUNIT int kvm_vmclock_user_to_guest(const struct vmclock_abi *h,
+					       u64 offset, u64 ratio,
+					       unsigned int frac_bits,
+					       struct vmclock_abi *g)
+{
+	struct kvm_vmclock_params hp = {
+		.counter_value = le64_to_cpu(h->counter_value),
+		.period_frac_sec = le64_to_cpu(h->counter_period_frac_sec),
+		.period_shift = h->counter_period_shift,
+		.time_sec = le64_to_cpu(h->time_sec),
+		.time_frac_sec = le64_to_cpu(h->time_frac_sec),
+	};
+	u64 est = le64_to_cpu(h->counter_period_esterror_rate_frac_sec);
+	u64 max = le64_to_cpu(h->counter_period_maxerror_rate_frac_sec);
+	struct kvm_vmclock_params gp;
+	int r;
+
+	if (hp.period_shift > 63 || est > hp.period_frac_sec ||
+	    max > hp.period_frac_sec)
+		return -EINVAL;
+
+	r = kvm_vmclock_guest_params(&hp, offset, ratio, frac_bits, &gp);
+	if (r)
+		return r;
+
+	*g = *h;
+	g->counter_value = cpu_to_le64(gp.counter_value);
+	g->counter_period_frac_sec = cpu_to_le64(gp.period_frac_sec);
+	g->counter_period_shift = gp.period_shift;
+	g->time_sec = cpu_to_le64(gp.time_sec);
+	g->time_frac_sec = cpu_to_le64(gp.time_frac_sec);
+	g->counter_period_esterror_rate_frac_sec =
+		cpu_to_le64(vmclock_scale_rate(est, hp.period_frac_sec,
+					       gp.period_frac_sec));
+	g->counter_period_maxerror_rate_frac_sec =
+		cpu_to_le64(vmclock_scale_rate(max, hp.period_frac_sec,
+					       gp.period_frac_sec));
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_user_to_guest);
+
 /**
  * kvm_vmclock_time_at - time of a clock at a counter value
  * @p: the clock
@@ -512,7 +584,7 @@ static bool kvm_vmclock_guest_tsc(struct kvm *kvm, u64 *offset, u64 *ratio)
 
 u32 kvm_arch_vmclock_modes(struct kvm *kvm)
 {
-	return BIT(KVM_VMCLOCK_MODE_AUTO);
+	return BIT(KVM_VMCLOCK_MODE_AUTO) | BIT(KVM_VMCLOCK_MODE_USER);
 }
 
 int kvm_arch_vmclock_check(struct kvm *kvm, gpa_t gpa)
@@ -571,4 +643,37 @@ void kvm_arch_vmclock_fill(struct kvm *kvm, struct vmclock_abi *clk)
 	clk->time_sec = cpu_to_le64(g.time_sec);
 	clk->time_frac_sec = cpu_to_le64(g.time_frac_sec);
 	clk->clock_status = VMCLOCK_STATUS_SYNCHRONIZED;
+}
+
+/*
+ * USER mode: @host is a validated clock in the host TSC domain.  Process
+ * context, kvm->vmclock.lock held.  While the guest TSC domain is not
+ * defined (see kvm_vmclock_guest_tsc()) the page is UNRELIABLE, with no
+ * counter, period or time.
+ */
+int kvm_arch_vmclock_fill_user(struct kvm *kvm, const struct vmclock_abi *host,
+			       struct vmclock_abi *clk)
+{
+	u64 offset, ratio;
+
+	if (host->counter_id != VMCLOCK_COUNTER_X86_TSC)
+		return -EINVAL;
+
+	if (kvm_vmclock_guest_tsc(kvm, &offset, &ratio))
+		return kvm_vmclock_user_to_guest(host, offset, ratio,
+						 kvm_caps.tsc_scaling_ratio_frac_bits,
+						 clk) ? -EINVAL : 0;
+
+	*clk = *host;
+	clk->clock_status = VMCLOCK_STATUS_UNRELIABLE;
+	clk->counter_value = 0;
+	clk->counter_period_frac_sec = 0;
+	clk->counter_period_shift = 0;
+	clk->counter_period_esterror_rate_frac_sec = 0;
+	clk->counter_period_maxerror_rate_frac_sec = 0;
+	clk->time_sec = 0;
+	clk->time_frac_sec = 0;
+	clk->flags &= cpu_to_le64(~(u64)(VMCLOCK_FLAG_PERIOD_ESTERROR_VALID |
+					 VMCLOCK_FLAG_PERIOD_MAXERROR_VALID));
+	return 0;
 }

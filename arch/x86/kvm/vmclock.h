@@ -7,6 +7,7 @@
 
 struct timekeeper;
 struct kvm_vcpu;
+struct vmclock_abi;
 
 /**
  * struct kvm_vmclock_params - a linear clock in vmclock_abi units
@@ -74,6 +75,9 @@ int kvm_vmclock_guest_params(const struct kvm_vmclock_params *h, u64 offset,
 			     struct kvm_vmclock_params *g);
 u64 kvm_vmclock_time_at(const struct kvm_vmclock_params *p, u64 counter,
 			u64 *frac_sec);
+int kvm_vmclock_user_to_guest(const struct vmclock_abi *h, u64 offset,
+			      u64 ratio, unsigned int frac_bits,
+			      struct vmclock_abi *g);
 #endif
 
 #ifdef CONFIG_KVM_VMCLOCK

@@ -15,6 +15,7 @@
 #include <linux/module.h>
 #include <linux/timex.h>
 #include <linux/clocksource.h>
+#include <uapi/linux/vmclock-abi.h>
 
 #include "vmclock.h"
 
@@ -251,6 +252,127 @@ static void vmclock_rejects_bad_params(struct kunit *test)
 }
 
 /*
+ * USER mode: a clock given in the host TSC domain, with error rates and the
+ * other fields userspace sets, converted into the guest domain.
+ */
+static void vmclock_user_clock_ratios(struct kunit *test)
+{
+	static const struct {
+		u64 ratio;
+		unsigned int frac_bits;
+	} r[] = {
+		{ 1ULL << 48, 48 },		/* identity */
+		{ 1ULL << 45, 48 },		/* 1/8 */
+		{ (1ULL << 48) / 3, 48 },
+		{ 3ULL << 47, 48 },		/* 1.5 */
+		{ 8ULL << 48, 48 },		/* 8 */
+		{ (1ULL << 32) + 7, 32 },
+		{ 5ULL << 31, 32 },		/* 2.5 */
+	};
+	struct vmclock_case c = { "user clock", TSC3G,
+		.offset = 0xfedcba9876543210ULL };
+	u64 est_h, max_h, est_g, max_g, ph, pg;
+	struct kvm_vmclock_params h, g;
+	struct vmclock_abi uh, ug;
+	int i;
+
+	KUNIT_ASSERT_EQ(test, 0,
+			kvm_vmclock_host_params(c.cycle_last, c.mult, c.shift,
+						c.xtime_sec, c.xtime_nsec, &h));
+	ph = h.period_frac_sec;
+	est_h = ph / 1000000 + 3;	/* ~1 ppm */
+	max_h = ph / 1000 + 1;		/* ~1000 ppm */
+
+	memset(&uh, 0, sizeof(uh));
+	uh.magic = cpu_to_le32(VMCLOCK_MAGIC);
+	uh.size = cpu_to_le32(4096);
+	uh.version = cpu_to_le16(1);
+	uh.counter_id = VMCLOCK_COUNTER_X86_TSC;
+	uh.time_type = VMCLOCK_TIME_TAI;
+	uh.flags = cpu_to_le64(VMCLOCK_FLAG_TAI_OFFSET_VALID |
+			       VMCLOCK_FLAG_PERIOD_ESTERROR_VALID |
+			       VMCLOCK_FLAG_PERIOD_MAXERROR_VALID |
+			       VMCLOCK_FLAG_TIME_ESTERROR_VALID |
+			       VMCLOCK_FLAG_TIME_MAXERROR_VALID |
+			       VMCLOCK_FLAG_TIME_MONOTONIC);
+	uh.clock_status = VMCLOCK_STATUS_SYNCHRONIZED;
+	uh.leap_indicator = VMCLOCK_LEAP_PRE_POS;
+	uh.tai_offset_sec = cpu_to_le16((u16)-37);
+	uh.counter_value = cpu_to_le64(h.counter_value);
+	uh.counter_period_frac_sec = cpu_to_le64(ph);
+	uh.counter_period_shift = h.period_shift;
+	uh.counter_period_esterror_rate_frac_sec = cpu_to_le64(est_h);
+	uh.counter_period_maxerror_rate_frac_sec = cpu_to_le64(max_h);
+	uh.time_sec = cpu_to_le64(h.time_sec);
+	uh.time_frac_sec = cpu_to_le64(h.time_frac_sec);
+	uh.time_esterror_nanosec = cpu_to_le64(1234);
+	uh.time_maxerror_nanosec = cpu_to_le64(56789);
+
+	for (i = 0; i < ARRAY_SIZE(r); i++) {
+		c.ratio = r[i].ratio;
+		c.frac_bits = r[i].frac_bits;
+		/* The line is the one check_case() checks against the exact time. */
+		check_case(test, &c);
+		KUNIT_ASSERT_EQ(test, 0,
+				kvm_vmclock_guest_params(&h, c.offset, c.ratio,
+							 c.frac_bits, &g));
+		KUNIT_ASSERT_EQ(test, 0,
+				kvm_vmclock_user_to_guest(&uh, c.offset, c.ratio,
+							  c.frac_bits, &ug));
+		KUNIT_EXPECT_EQ(test, le64_to_cpu(ug.counter_value), g.counter_value);
+		KUNIT_EXPECT_EQ(test, le64_to_cpu(ug.counter_period_frac_sec),
+				g.period_frac_sec);
+		KUNIT_EXPECT_EQ(test, ug.counter_period_shift, g.period_shift);
+		KUNIT_EXPECT_EQ(test, le64_to_cpu(ug.time_sec), g.time_sec);
+		KUNIT_EXPECT_EQ(test, le64_to_cpu(ug.time_frac_sec), g.time_frac_sec);
+
+		/* Everything else is copied. */
+		KUNIT_EXPECT_EQ(test, ug.magic, uh.magic);
+		KUNIT_EXPECT_EQ(test, ug.time_type, uh.time_type);
+		KUNIT_EXPECT_EQ(test, ug.counter_id, uh.counter_id);
+		KUNIT_EXPECT_EQ(test, ug.flags, uh.flags);
+		KUNIT_EXPECT_EQ(test, ug.clock_status, uh.clock_status);
+		KUNIT_EXPECT_EQ(test, ug.leap_indicator, uh.leap_indicator);
+		KUNIT_EXPECT_EQ(test, ug.tai_offset_sec, uh.tai_offset_sec);
+		KUNIT_EXPECT_EQ(test, ug.time_esterror_nanosec,
+				uh.time_esterror_nanosec);
+		KUNIT_EXPECT_EQ(test, ug.time_maxerror_nanosec,
+				uh.time_maxerror_nanosec);
+
+		/* Error rates keep their ratio to the period, rounded up. */
+		pg = g.period_frac_sec;
+		est_g = le64_to_cpu(ug.counter_period_esterror_rate_frac_sec);
+		max_g = le64_to_cpu(ug.counter_period_maxerror_rate_frac_sec);
+		KUNIT_EXPECT_TRUE(test, (u128)est_g * ph >= (u128)est_h * pg);
+		KUNIT_EXPECT_TRUE(test, (u128)(est_g - 1) * ph < (u128)est_h * pg);
+		KUNIT_EXPECT_TRUE(test, (u128)max_g * ph >= (u128)max_h * pg);
+		KUNIT_EXPECT_TRUE(test, (u128)(max_g - 1) * ph < (u128)max_h * pg);
+		if (c.ratio == 1ULL << c.frac_bits) {
+			KUNIT_EXPECT_EQ(test, est_g, est_h);
+			KUNIT_EXPECT_EQ(test, max_g, max_h);
+		}
+	}
+
+	/* Rejected: shift 64, error rates above the period, unrepresentable. */
+	ug = uh;
+	ug.counter_period_shift = 64;
+	KUNIT_EXPECT_NE(test, 0, kvm_vmclock_user_to_guest(&ug, 0, 1ULL << 48, 48, &ug));
+	ug = uh;
+	ug.counter_period_esterror_rate_frac_sec = cpu_to_le64(ph + 1);
+	KUNIT_EXPECT_NE(test, 0, kvm_vmclock_user_to_guest(&ug, 0, 1ULL << 48, 48, &ug));
+	ug = uh;
+	ug.counter_period_maxerror_rate_frac_sec = cpu_to_le64(ph + 1);
+	KUNIT_EXPECT_NE(test, 0, kvm_vmclock_user_to_guest(&ug, 0, 1ULL << 48, 48, &ug));
+	ug = uh;
+	ug.counter_period_frac_sec = cpu_to_le64(1);
+	ug.counter_period_shift = 63;
+	ug.counter_period_esterror_rate_frac_sec = 0;
+	ug.counter_period_maxerror_rate_frac_sec = 0;
+	/* 2^-127 s per host tick, 8 guest ticks per host tick: 2^-130 s. */
+	KUNIT_EXPECT_NE(test, 0, kvm_vmclock_user_to_guest(&ug, 0, 8ULL << 48, 48, &ug));
+}
+
+/*
  * The update policy, against a simulated timekeeper that accumulates and
  * dithers its multiplier as kernel/time/timekeeping.c does (one tick per
  * step, ntp_error in ns << NTP_SCALE_SHIFT).
@@ -444,6 +566,7 @@ static struct kunit_case vmclock_test_cases[] = {
 	KUNIT_CASE(vmclock_ratios_frac_bits_32),
 	KUNIT_CASE(vmclock_other_tsc_frequencies),
 	KUNIT_CASE(vmclock_rejects_bad_params),
+	KUNIT_CASE(vmclock_user_clock_ratios),
 	KUNIT_CASE(vmclock_policy_steady),
 	KUNIT_CASE(vmclock_policy_frequency_changes),
 	KUNIT_CASE(vmclock_policy_mid_tick_change),

@@ -7,6 +7,13 @@
  * The time computed from the page exactly as drivers/ptp/ptp_vmclock.c does
  * is compared with the (host TSC, CLOCK_REALTIME) pairs from KVM_GET_CLOCK,
  * both from the host (reading guest memory) and from the guest itself.
+ *
+ * USER mode: a clock given by userspace in the host TSC domain must be
+ * reproduced exactly in the guest's, follow TSC offset changes, survive
+ * mode switches under a reading guest, and reject every invalid field
+ * without changing anything; the migration and snapshot counters and the
+ * eventfd notification are checked too, and random structures are thrown
+ * at a running guest.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -14,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/timex.h>
 #include <sys/wait.h>
@@ -767,6 +775,7 @@ TEST(cap)
 	struct kvm_vm *vm = vm_create_barebones();
 
 	TEST_ASSERT(mask & BIT(KVM_VMCLOCK_MODE_AUTO), "cap 0x%x", mask);
+	TEST_ASSERT(mask & BIT(KVM_VMCLOCK_MODE_USER), "cap 0x%x", mask);
 	TEST_ASSERT(!(mask & ~(BIT(KVM_VMCLOCK_MODE_AUTO) |
 			       BIT(KVM_VMCLOCK_MODE_USER) |
 			       BIT(KVM_VMCLOCK_MODE_OFF))),
@@ -1058,12 +1067,13 @@ FIXTURE_VARIANT_ADD(vmclock_bad, mode_ffffffff) {
 	.mode = 0xffffffff, .gpa = VMCLOCK_ALT_GPA, .err = EINVAL,
 };
 
-FIXTURE_VARIANT_ADD(vmclock_bad, mode_user) {
+/* USER mode with an all-zero clock: no magic. */
+FIXTURE_VARIANT_ADD(vmclock_bad, mode_user_zero_clock) {
 	.mode = KVM_VMCLOCK_MODE_USER, .gpa = VMCLOCK_ALT_GPA, .err = EINVAL,
 };
 
-FIXTURE_VARIANT_ADD(vmclock_bad, flags_bit0) {
-	.mode = KVM_VMCLOCK_MODE_AUTO, .flags = 1, .gpa = VMCLOCK_ALT_GPA,
+FIXTURE_VARIANT_ADD(vmclock_bad, flags_bit5) {
+	.mode = KVM_VMCLOCK_MODE_AUTO, .flags = 1 << 5, .gpa = VMCLOCK_ALT_GPA,
 	.err = EINVAL,
 };
 
@@ -1095,11 +1105,6 @@ FIXTURE_VARIANT_ADD(vmclock_bad, reserved_3) {
 FIXTURE_VARIANT_ADD(vmclock_bad, reserved_4) {
 	.mode = KVM_VMCLOCK_MODE_AUTO, .gpa = VMCLOCK_ALT_GPA,
 	.reserved_nr = 5, .err = EINVAL,
-};
-
-FIXTURE_VARIANT_ADD(vmclock_bad, reserved_5) {
-	.mode = KVM_VMCLOCK_MODE_AUTO, .gpa = VMCLOCK_ALT_GPA,
-	.reserved_nr = 6, .err = EINVAL,
 };
 
 FIXTURE_VARIANT_ADD(vmclock_bad, clock_magic) {
@@ -1171,11 +1176,6 @@ TEST_F(vmclock_bad, rejected)
 	};
 	struct vmclock_abi hdr;
 	struct tsc_xform x;
-	int mask = kvm_check_cap(KVM_CAP_VMCLOCK);
-
-	if (variant->mode == KVM_VMCLOCK_MODE_USER &&
-	    (mask & BIT(KVM_VMCLOCK_MODE_USER)))
-		SKIP(return, "KVM_VMCLOCK_MODE_USER is supported now");
 
 	if (variant->reserved_nr)
 		vc.reserved[variant->reserved_nr - 1] = ~0ULL;
@@ -1933,7 +1933,8 @@ TEST(tracepoint)
 		p = strstr(line, "kvm_vmclock_update: ");
 		if (!p)
 			continue;
-		TEST_ASSERT(sscanf(p, "kvm_vmclock_update: gpa 0x%lx seq %u status %u counter %lu time %lu.%lx",
+		TEST_ASSERT(sscanf(p,
+				   "kvm_vmclock_update: gpa 0x%lx seq %u status %u counter %lu time %lu.%lx",
 				   &gpa, &seq, &status, &counter, &sec, &frac) == 6,
 			    "cannot parse: %s", p);
 		if (gpa != VMCLOCK_GPA)
@@ -1953,6 +1954,1266 @@ TEST(tracepoint)
 		    frac == clk.time_frac_sec,
 		    "last event (seq %u) does not match the page (seq %u)",
 		    seq, clk.seq_count);
+}
+
+/*
+ * USER mode: a clock fed by userspace in the host TSC domain, migration and
+ * snapshot counters, eventfd notification.
+ */
+
+/* One nanosecond in 2^-64 s, rounded up. */
+#define ONE_NS_FRAC		18446744074ULL
+#define USER_EXACT_POINTS	2000
+#define USER_GUEST_RUNS		50
+#define LOOP_READS		500
+#define SWITCH_DURATION_NS	(2 * NSEC_PER_SEC)
+#define FUZZ_ITERATIONS		5000
+#define FUZZ_SEED		0x5eed1234abcdULL
+#define USER_CLOCK_FLAGS	(VMCLOCK_FLAG_TAI_OFFSET_VALID |		\
+				 VMCLOCK_FLAG_PERIOD_ESTERROR_VALID |	\
+				 VMCLOCK_FLAG_PERIOD_MAXERROR_VALID |	\
+				 VMCLOCK_FLAG_TIME_ESTERROR_VALID |	\
+				 VMCLOCK_FLAG_TIME_MAXERROR_VALID |	\
+				 VMCLOCK_FLAG_TIME_MONOTONIC)
+
+static u64 rng_state;
+
+static u64 rng(void)
+{
+	/* xorshift64* */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+static unsigned __int128 clk_time(const struct vmclock_abi *c, u64 counter)
+{
+	u64 sec, frac = vmclock_calc(c, counter, &sec);
+
+	return ((unsigned __int128)sec << 64) | frac;
+}
+
+static u64 user_checksum(u64 sec, u64 frac)
+{
+	return (sec ^ frac) & 0xffffffffULL;
+}
+
+/*
+ * A host-domain clock through (@host_tsc, @realtime_ns) with a period of
+ * 1 / @hz s, normalised, with every optional field set: what a daemon
+ * calibrating the host TSC would give.  time_maxerror_nanosec is a
+ * checksum of the time, so that a torn read shows.
+ */
+static void user_clock_init(struct vmclock_abi *c, u64 host_tsc,
+			    u64 realtime_ns, u64 hz)
+{
+	int shift;
+
+	memset(c, 0, sizeof(*c));
+	c->magic = VMCLOCK_MAGIC;
+	c->size = VMCLOCK_PAGE_SIZE;
+	c->version = 1;
+	c->counter_id = VMCLOCK_COUNTER_X86_TSC;
+	c->time_type = VMCLOCK_TIME_UTC;
+	c->flags = USER_CLOCK_FLAGS;
+	c->clock_status = VMCLOCK_STATUS_SYNCHRONIZED;
+	c->leap_second_smearing_hint = VMCLOCK_SMEARING_UTC_SLS;
+	c->tai_offset_sec = (u16)-37;
+	c->leap_indicator = VMCLOCK_LEAP_PRE_POS;
+
+	for (shift = 0; shift < 63; shift++)
+		if ((((unsigned __int128)1 << (64 + shift + 1)) / hz) >> 64)
+			break;
+	c->counter_period_shift = shift;
+	c->counter_period_frac_sec = (u64)(((unsigned __int128)1 << (64 + shift)) / hz);
+	c->counter_period_esterror_rate_frac_sec = c->counter_period_frac_sec >> 20;
+	c->counter_period_maxerror_rate_frac_sec = c->counter_period_frac_sec >> 10;
+	c->counter_value = host_tsc;
+	c->time_sec = realtime_ns / NSEC_PER_SEC;
+	c->time_frac_sec = (u64)(((unsigned __int128)(realtime_ns % NSEC_PER_SEC) << 64) /
+				 NSEC_PER_SEC);
+	c->time_esterror_nanosec = 100;
+	c->time_maxerror_nanosec = user_checksum(c->time_sec, c->time_frac_sec);
+}
+
+/* The same line, with its reference point @d ticks later. */
+static void user_clock_advance(struct vmclock_abi *c,
+			       const struct vmclock_abi *base, u64 d)
+{
+	u64 sec, frac;
+
+	*c = *base;
+	frac = vmclock_calc(base, base->counter_value + d, &sec);
+	c->counter_value = base->counter_value + d;
+	c->time_sec = sec;
+	c->time_frac_sec = frac;
+	c->time_maxerror_nanosec = user_checksum(sec, frac);
+}
+
+static u64 vm_tsc_hz(struct kvm_vm *vm)
+{
+	int khz = __vm_ioctl(vm, KVM_GET_TSC_KHZ, NULL);
+
+	TEST_ASSERT(khz > 0, "KVM_GET_TSC_KHZ failed");
+	return khz * 1000ULL;
+}
+
+/* A clock through the host's current (TSC, CLOCK_REALTIME). */
+static void user_clock_now(struct kvm_vm *vm, struct vmclock_abi *c)
+{
+	struct kvm_clock_data data;
+
+	get_clock(vm, &data);
+	user_clock_init(c, data.host_tsc, data.realtime, vm_tsc_hz(vm));
+}
+
+static int __user_set(struct kvm_vm *vm, u32 flags, int efd,
+		      const struct vmclock_abi *clk)
+{
+	struct kvm_vmclock vc = {
+		.mode = KVM_VMCLOCK_MODE_USER,
+		.flags = flags,
+		.gpa = VMCLOCK_GPA,
+		.eventfd = efd,
+		.clock = *clk,
+	};
+
+	return __vm_ioctl(vm, KVM_SET_VMCLOCK, &vc);
+}
+
+static void user_set(struct kvm_vm *vm, u32 flags, int efd,
+		     const struct vmclock_abi *clk)
+{
+	TEST_ASSERT(!__user_set(vm, flags, efd, clk),
+		    "SET USER (flags 0x%x) failed, errno %d", flags, errno);
+}
+
+static void auto_set(struct kvm_vm *vm, u32 flags, int efd,
+		     const struct vmclock_abi *clk)
+{
+	struct kvm_vmclock vc = {
+		.mode = KVM_VMCLOCK_MODE_AUTO,
+		.flags = flags,
+		.gpa = VMCLOCK_GPA,
+		.eventfd = efd,
+	};
+
+	if (clk)
+		vc.clock = *clk;
+	vm_ioctl(vm, KVM_SET_VMCLOCK, &vc);
+}
+
+/*
+ * The page is the host-domain clock @h in the guest TSC domain @x: the same
+ * fields, and at any host TSC (up to ~2^47 ticks, hours, ahead) the page's
+ * time at the matching guest TSC is the clock's time within 1 ns (plus one
+ * guest tick with scaling: the guest counter is rounded down).
+ */
+static void assert_user_exact(const struct vmclock_abi *h,
+			      const struct vmclock_abi *page,
+			      const struct tsc_xform *x, bool notify,
+			      const char *what)
+{
+	u64 slack = ONE_NS_FRAC, d, hc, gc, worst = 0;
+	struct vmclock_abi g;
+	unsigned __int128 th, tg, diff;
+	int i;
+
+	vmclock_read(page, &g);
+	assert_header(&g);
+	TEST_ASSERT(g.flags == (h->flags |
+				(notify ? VMCLOCK_FLAG_NOTIFICATION_PRESENT : 0)),
+		    "%s: flags 0x%lx, given 0x%lx", what, (unsigned long)g.flags,
+		    (unsigned long)h->flags);
+	TEST_ASSERT(g.clock_status == h->clock_status &&
+		    g.time_type == h->time_type &&
+		    g.leap_indicator == h->leap_indicator &&
+		    g.leap_second_smearing_hint == h->leap_second_smearing_hint &&
+		    g.tai_offset_sec == h->tai_offset_sec &&
+		    g.time_esterror_nanosec == h->time_esterror_nanosec &&
+		    g.time_maxerror_nanosec == h->time_maxerror_nanosec,
+		    "%s: a field was not published as given", what);
+	TEST_ASSERT_EQ(g.counter_value, host_to_guest_tsc(x, h->counter_value));
+	if (!x->ratio) {
+		TEST_ASSERT(g.counter_period_frac_sec == h->counter_period_frac_sec &&
+			    g.counter_period_shift == h->counter_period_shift &&
+			    g.counter_period_esterror_rate_frac_sec ==
+			    h->counter_period_esterror_rate_frac_sec &&
+			    g.counter_period_maxerror_rate_frac_sec ==
+			    h->counter_period_maxerror_rate_frac_sec &&
+			    g.time_sec == h->time_sec &&
+			    g.time_frac_sec == h->time_frac_sec,
+			    "%s: unscaled clock changed by the conversion", what);
+	} else {
+		slack += (u64)(((unsigned __int128)g.counter_period_frac_sec) >>
+			       g.counter_period_shift) + 1;
+	}
+
+	for (i = 0; i < USER_EXACT_POINTS; i++) {
+		d = i < USER_EXACT_POINTS / 2 ? (u64)i * 1234567ULL + i :
+						rng() >> 17;
+		hc = h->counter_value + d;
+		gc = host_to_guest_tsc(x, hc);
+		th = clk_time(h, hc);
+		tg = clk_time(&g, gc);
+		diff = th > tg ? th - tg : tg - th;
+		TEST_ASSERT(diff <= slack,
+			    "%s: host TSC +0x%lx (guest 0x%lx): page off by %lu/2^64 s",
+			    what, (unsigned long)d, (unsigned long)gc,
+			    (unsigned long)(diff >> 64 ? ~0ULL : (u64)diff));
+		if ((u64)diff > worst)
+			worst = diff;
+	}
+	ksft_print_msg("%s: %d points, worst %lu/2^64 s (1 ns = %llu)\n", what,
+		       USER_EXACT_POINTS, (unsigned long)worst, ONE_NS_FRAC);
+}
+
+/*
+ * The guest's own reading, at its RDTSC, against the host-domain clock at
+ * the matching host TSC (unscaled TSC: host TSC = guest TSC - offset).
+ */
+static void assert_user_guest_view(struct kvm_vcpu *vcpu,
+				   const struct vmclock_abi *h,
+				   const struct tsc_xform *x, const char *what)
+{
+	struct guest_sample s;
+	u64 sec, frac, ns;
+	int i;
+
+	if (x->ratio)
+		return;
+	for (i = 0; i < USER_GUEST_RUNS; i++) {
+		guest_sample(vcpu, &s);
+		TEST_ASSERT(s.status == h->clock_status, "%s: guest status %u",
+			    what, s.status);
+		frac = vmclock_calc(h, s.tsc - x->offset, &sec);
+		ns = sec * NSEC_PER_SEC + frac_to_ns(frac);
+		TEST_ASSERT(ns == s.ns, "%s: guest %lu ns, host-domain clock %lu ns",
+			    what, (unsigned long)s.ns, (unsigned long)ns);
+	}
+}
+
+static void wait_seq_change(const struct vmclock_abi *page, u32 old_seq,
+			    const char *what)
+{
+	u64 start = now_ns();
+	struct vmclock_abi clk;
+
+	for (;;) {
+		vmclock_read(page, &clk);
+		if (clk.seq_count != old_seq)
+			return;
+		TEST_ASSERT(now_ns() - start < UPDATE_TIMEOUT_NS,
+			    "%s: page not republished within 1 s", what);
+		usleep(1000);
+	}
+}
+
+static u64 offset_for(enum offset_kind kind, u64 khz)
+{
+	switch (kind) {
+	case OFFSET_ZERO:
+		return 0;
+	case OFFSET_POSITIVE:
+		return 1ULL << 62;
+	case OFFSET_NEGATIVE:
+		return -(rdtsc() / 2);
+	case OFFSET_WRAP:
+	default:
+		/* The guest TSC wraps two seconds from now. */
+		return -(khz * WRAP_DELAY_MS) - rdtsc();
+	}
+}
+
+FIXTURE(vmclock_user) {
+	struct vmclock_vm v;
+};
+
+FIXTURE_VARIANT(vmclock_user) {
+	enum offset_kind kind;
+	bool scaled;
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user, offset_zero) { .kind = OFFSET_ZERO };
+FIXTURE_VARIANT_ADD(vmclock_user, offset_positive) { .kind = OFFSET_POSITIVE };
+FIXTURE_VARIANT_ADD(vmclock_user, offset_negative) { .kind = OFFSET_NEGATIVE };
+FIXTURE_VARIANT_ADD(vmclock_user, offset_wrap) { .kind = OFFSET_WRAP };
+FIXTURE_VARIANT_ADD(vmclock_user, scaled_ratio) {
+	.kind = OFFSET_NEGATIVE, .scaled = true,
+};
+
+FIXTURE_SETUP(vmclock_user)
+{
+	vmclock_vm_create(&self->v, 1);
+	rng_state = FUZZ_SEED;
+}
+
+FIXTURE_TEARDOWN(vmclock_user)
+{
+	kvm_vm_free(self->v.vm);
+}
+
+/* A clock fed by userspace is reproduced exactly in the guest domain. */
+TEST_F(vmclock_user, exact)
+{
+	struct kvm_vcpu *vcpu = self->v.vcpu[0];
+	struct vmclock_abi h, before, after;
+	struct tsc_xform x;
+	struct kvm_vmclock vc;
+	u64 khz = vm_tsc_hz(self->v.vm) / 1000;
+
+	if (variant->scaled) {
+		if (!kvm_has_cap(KVM_CAP_TSC_CONTROL))
+			SKIP(return,
+			     "KVM_CAP_TSC_CONTROL not supported: no TSC scaling (KUnit kvm_vmclock covers the ratio arithmetic)");
+		vcpu_ioctl(vcpu, KVM_SET_TSC_KHZ, (void *)(unsigned long)(khz / 2));
+	}
+	set_tsc_offset(vcpu, offset_for(variant->kind, khz));
+	tsc_xform_get(vcpu, &x);
+	if (variant->scaled && !x.ratio)
+		SKIP(return, "TSC scaling ratio not visible in debugfs");
+
+	user_clock_now(self->v.vm, &h);
+	user_set(self->v.vm, 0, 0, &h);
+	assert_vmclock_state(self->v.vm, KVM_VMCLOCK_MODE_USER, VMCLOCK_GPA);
+	assert_user_exact(&h, self->v.page, &x, false, "fed");
+	assert_user_guest_view(vcpu, &h, &x, "guest view");
+
+	/* GET returns the page as published. */
+	vmclock_get(self->v.vm, &vc);
+	TEST_ASSERT_EQ(vc.clock.counter_value, self->v.page->counter_value);
+	TEST_ASSERT_EQ(vc.clock.seq_count, self->v.page->seq_count);
+
+	/* A new clock, ten thousand ticks later on the same line. */
+	user_clock_advance(&h, &h, 10000);
+	user_set(self->v.vm, 0, 0, &h);
+	assert_user_exact(&h, self->v.page, &x, false, "fed again");
+
+	/* USER -> AUTO -> USER: each switch is one seq_count step. */
+	vmclock_read(self->v.page, &before);
+	auto_set(self->v.vm, 0, 0, NULL);
+	vmclock_read(self->v.page, &after);
+	TEST_ASSERT_EQ(after.seq_count, before.seq_count + 2);
+	assert_vmclock_state(self->v.vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+	user_set(self->v.vm, 0, 0, &h);
+	vmclock_read(self->v.page, &before);
+	TEST_ASSERT_EQ(before.seq_count, after.seq_count + 2);
+	assert_user_exact(&h, self->v.page, &x, false, "back to USER");
+}
+
+/* The TSC offset changes after the clock was fed: the page follows. */
+TEST_F(vmclock, user_follows_offset)
+{
+	static const enum offset_kind kinds[] = {
+		OFFSET_POSITIVE, OFFSET_NEGATIVE, OFFSET_WRAP, OFFSET_ZERO,
+	};
+	struct kvm_vcpu *vcpu = self->v.vcpu[0];
+	u64 khz = vm_tsc_hz(self->v.vm) / 1000;
+	struct vmclock_abi h, clk;
+	struct tsc_xform x;
+	u64 updates;
+	int i;
+
+	rng_state = FUZZ_SEED;
+	user_clock_now(self->v.vm, &h);
+	user_set(self->v.vm, 0, 0, &h);
+	tsc_xform_get(vcpu, &x);
+	assert_user_exact(&h, self->v.page, &x, false, "fed");
+
+	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
+		vmclock_read(self->v.page, &clk);
+		updates = vmclock_updates(self->v.vm);
+		set_tsc_offset(vcpu, offset_for(kinds[i], khz));
+		wait_seq_change(self->v.page, clk.seq_count, "offset change");
+		tsc_xform_get(vcpu, &x);
+		assert_user_exact(&h, self->v.page, &x, false, "new offset");
+		assert_user_guest_view(vcpu, &h, &x, "guest view");
+		TEST_ASSERT(vmclock_updates(self->v.vm) - updates == 1,
+			    "%lu updates for one offset change",
+			    (unsigned long)(vmclock_updates(self->v.vm) - updates));
+	}
+	assert_vmclock_state(self->v.vm, KVM_VMCLOCK_MODE_USER, VMCLOCK_GPA);
+}
+
+/* Every invalid field is rejected and changes nothing. */
+FIXTURE(vmclock_user_bad) {
+	struct vmclock_vm v;
+};
+
+FIXTURE_VARIANT(vmclock_user_bad) {
+	size_t off;		/* in struct kvm_vmclock */
+	size_t size;		/* 1, 2, 4 or 8 */
+	u64 val;
+	int err;
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, mode_3) {
+	.off = offsetof(struct kvm_vmclock, mode),
+	.size = 4,
+	.val = 3, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, flags_bit5) {
+	.off = offsetof(struct kvm_vmclock, flags),
+	.size = 4,
+	.val = KVM_VMCLOCK_FLAG_EVENTFD | (1 << 5), .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, flags_bit31) {
+	.off = offsetof(struct kvm_vmclock, flags),
+	.size = 4,
+	.val = KVM_VMCLOCK_FLAG_EVENTFD | (1u << 31), .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, eventfd_without_flag) {
+	.off = offsetof(struct kvm_vmclock, flags),
+	.size = 4,
+	.val = 0, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, eventfd_not_open) {
+	.off = offsetof(struct kvm_vmclock, eventfd),
+	.size = 4,
+	.val = 1000000, .err = EBADF,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, eventfd_negative) {
+	.off = offsetof(struct kvm_vmclock, eventfd),
+	.size = 4,
+	.val = -1, .err = EBADF,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, pad) {
+	.off = offsetof(struct kvm_vmclock, pad),
+	.size = 4,
+	.val = 1, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, reserved_0) {
+	.off = offsetof(struct kvm_vmclock, reserved[0]),
+	.size = 8,
+	.val = 1, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, reserved_4) {
+	.off = offsetof(struct kvm_vmclock, reserved[4]),
+	.size = 8,
+	.val = 1ULL << 63, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, gpa_unaligned) {
+	.off = offsetof(struct kvm_vmclock, gpa),
+	.size = 8,
+	.val = VMCLOCK_GPA + 64, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, gpa_unmapped) {
+	.off = offsetof(struct kvm_vmclock, gpa),
+	.size = 8,
+	.val = VMCLOCK_UNMAPPED_GPA, .err = EFAULT,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, magic) {
+	.off = offsetof(struct kvm_vmclock, clock.magic),
+	.size = sizeof(((struct vmclock_abi *)0)->magic),
+	.val = 0x4b4c4357, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, size_0) {
+	.off = offsetof(struct kvm_vmclock, clock.size),
+	.size = sizeof(((struct vmclock_abi *)0)->size),
+	.val = 0, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, size_8192) {
+	.off = offsetof(struct kvm_vmclock, clock.size),
+	.size = sizeof(((struct vmclock_abi *)0)->size),
+	.val = 8192, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, version_0) {
+	.off = offsetof(struct kvm_vmclock, clock.version),
+	.size = sizeof(((struct vmclock_abi *)0)->version),
+	.val = 0, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, version_2) {
+	.off = offsetof(struct kvm_vmclock, clock.version),
+	.size = sizeof(((struct vmclock_abi *)0)->version),
+	.val = 2, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, counter_id_arm) {
+	.off = offsetof(struct kvm_vmclock, clock.counter_id),
+	.size = sizeof(((struct vmclock_abi *)0)->counter_id),
+	.val = VMCLOCK_COUNTER_ARM_VCNT, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, counter_id_invalid) {
+	.off = offsetof(struct kvm_vmclock, clock.counter_id),
+	.size = sizeof(((struct vmclock_abi *)0)->counter_id),
+	.val = VMCLOCK_COUNTER_INVALID, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, counter_id_2) {
+	.off = offsetof(struct kvm_vmclock, clock.counter_id),
+	.size = sizeof(((struct vmclock_abi *)0)->counter_id),
+	.val = 2, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, time_type_smeared) {
+	.off = offsetof(struct kvm_vmclock, clock.time_type),
+	.size = sizeof(((struct vmclock_abi *)0)->time_type),
+	.val = VMCLOCK_TIME_INVALID_SMEARED, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, time_type_maybe_smeared) {
+	.off = offsetof(struct kvm_vmclock, clock.time_type),
+	.size = sizeof(((struct vmclock_abi *)0)->time_type),
+	.val = VMCLOCK_TIME_INVALID_MAYBE_SMEARED, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, seq_count) {
+	.off = offsetof(struct kvm_vmclock, clock.seq_count),
+	.size = sizeof(((struct vmclock_abi *)0)->seq_count),
+	.val = 2, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, disruption_without_flag) {
+	.off = offsetof(struct kvm_vmclock, clock.disruption_marker),
+	.size = sizeof(((struct vmclock_abi *)0)->disruption_marker),
+	.val = 1, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, flags_notification) {
+	.off = offsetof(struct kvm_vmclock, clock.flags),
+	.size = sizeof(((struct vmclock_abi *)0)->flags),
+	.val = USER_CLOCK_FLAGS | VMCLOCK_FLAG_NOTIFICATION_PRESENT, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, flags_bit10) {
+	.off = offsetof(struct kvm_vmclock, clock.flags),
+	.size = sizeof(((struct vmclock_abi *)0)->flags),
+	.val = USER_CLOCK_FLAGS | (1 << 10), .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, flags_bit63) {
+	.off = offsetof(struct kvm_vmclock, clock.flags),
+	.size = sizeof(((struct vmclock_abi *)0)->flags),
+	.val = USER_CLOCK_FLAGS | (1ULL << 63), .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, tai_without_flag) {
+	.off = offsetof(struct kvm_vmclock, clock.flags),
+	.size = sizeof(((struct vmclock_abi *)0)->flags),
+	.val = USER_CLOCK_FLAGS & ~VMCLOCK_FLAG_TAI_OFFSET_VALID, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, period_esterror_without_flag) {
+	.off = offsetof(struct kvm_vmclock, clock.flags),
+	.size = sizeof(((struct vmclock_abi *)0)->flags),
+	.val = USER_CLOCK_FLAGS & ~VMCLOCK_FLAG_PERIOD_ESTERROR_VALID, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, period_maxerror_without_flag) {
+	.off = offsetof(struct kvm_vmclock, clock.flags),
+	.size = sizeof(((struct vmclock_abi *)0)->flags),
+	.val = USER_CLOCK_FLAGS & ~VMCLOCK_FLAG_PERIOD_MAXERROR_VALID, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, time_esterror_without_flag) {
+	.off = offsetof(struct kvm_vmclock, clock.flags),
+	.size = sizeof(((struct vmclock_abi *)0)->flags),
+	.val = USER_CLOCK_FLAGS & ~VMCLOCK_FLAG_TIME_ESTERROR_VALID, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, time_maxerror_without_flag) {
+	.off = offsetof(struct kvm_vmclock, clock.flags),
+	.size = sizeof(((struct vmclock_abi *)0)->flags),
+	.val = USER_CLOCK_FLAGS & ~VMCLOCK_FLAG_TIME_MAXERROR_VALID, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, pad_0) {
+	.off = offsetof(struct kvm_vmclock, clock.pad[0]),
+	.size = sizeof(((struct vmclock_abi *)0)->pad[0]),
+	.val = 1, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, pad_1) {
+	.off = offsetof(struct kvm_vmclock, clock.pad[1]),
+	.size = sizeof(((struct vmclock_abi *)0)->pad[1]),
+	.val = 0x80, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, status_5) {
+	.off = offsetof(struct kvm_vmclock, clock.clock_status),
+	.size = sizeof(((struct vmclock_abi *)0)->clock_status),
+	.val = 5, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, status_ff) {
+	.off = offsetof(struct kvm_vmclock, clock.clock_status),
+	.size = sizeof(((struct vmclock_abi *)0)->clock_status),
+	.val = 0xff, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, smearing_3) {
+	.off = offsetof(struct kvm_vmclock, clock.leap_second_smearing_hint),
+	.size = sizeof(((struct vmclock_abi *)0)->leap_second_smearing_hint),
+	.val = 3, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, leap_6) {
+	.off = offsetof(struct kvm_vmclock, clock.leap_indicator),
+	.size = sizeof(((struct vmclock_abi *)0)->leap_indicator),
+	.val = 6, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, leap_ff) {
+	.off = offsetof(struct kvm_vmclock, clock.leap_indicator),
+	.size = sizeof(((struct vmclock_abi *)0)->leap_indicator),
+	.val = 0xff, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, shift_64) {
+	.off = offsetof(struct kvm_vmclock, clock.counter_period_shift),
+	.size = sizeof(((struct vmclock_abi *)0)->counter_period_shift),
+	.val = 64, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, shift_ff) {
+	.off = offsetof(struct kvm_vmclock, clock.counter_period_shift),
+	.size = sizeof(((struct vmclock_abi *)0)->counter_period_shift),
+	.val = 0xff, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, period_0) {
+	.off = offsetof(struct kvm_vmclock, clock.counter_period_frac_sec),
+	.size = sizeof(((struct vmclock_abi *)0)->counter_period_frac_sec),
+	.val = 0, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, period_esterror_over_period) {
+	.off = offsetof(struct kvm_vmclock, clock.counter_period_esterror_rate_frac_sec),
+	.size = sizeof(((struct vmclock_abi *)0)->counter_period_esterror_rate_frac_sec),
+	.val = ~0ULL, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, period_maxerror_over_period) {
+	.off = offsetof(struct kvm_vmclock, clock.counter_period_maxerror_rate_frac_sec),
+	.size = sizeof(((struct vmclock_abi *)0)->counter_period_maxerror_rate_frac_sec),
+	.val = ~0ULL, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(vmclock_user_bad, vm_generation_without_flag) {
+	.off = offsetof(struct kvm_vmclock, clock.vm_generation_counter),
+	.size = sizeof(((struct vmclock_abi *)0)->vm_generation_counter),
+	.val = 1, .err = EINVAL,
+};
+
+FIXTURE_SETUP(vmclock_user_bad)
+{
+	vmclock_vm_create(&self->v, 1);
+}
+
+FIXTURE_TEARDOWN(vmclock_user_bad)
+{
+	kvm_vm_free(self->v.vm);
+}
+
+/* Count of an EFD_NONBLOCK eventfd, reset to zero. */
+static u64 efd_read(int efd)
+{
+	u64 n = 0;
+
+	if (read(efd, &n, sizeof(n)) != sizeof(n)) {
+		TEST_ASSERT(errno == EAGAIN, "eventfd read: errno %d", errno);
+		return 0;
+	}
+	return n;
+}
+
+static void set_field(void *base, size_t off, size_t size, u64 val)
+{
+	u8 *p = (u8 *)base + off;
+
+	switch (size) {
+	case 1:
+		*p = val;
+		break;
+	case 2:
+		*(u16 *)p = val;
+		break;
+	case 4:
+		*(u32 *)p = val;
+		break;
+	default:
+		*(u64 *)p = val;
+		break;
+	}
+}
+
+TEST_F(vmclock_user_bad, rejected)
+{
+	struct vmclock_vm *v = &self->v;
+	u8 snap[VMCLOCK_PAGE_SIZE], alt_snap[VMCLOCK_PAGE_SIZE];
+	struct kvm_vmclock good, bad, before, after;
+	int efd = eventfd(0, EFD_NONBLOCK);
+	u64 updates;
+	int r;
+
+	TEST_ASSERT(efd >= 0, "eventfd");
+	memset(&good, 0, sizeof(good));
+	good.mode = KVM_VMCLOCK_MODE_USER;
+	good.flags = KVM_VMCLOCK_FLAG_EVENTFD;
+	good.gpa = VMCLOCK_GPA;
+	good.eventfd = efd;
+	user_clock_now(v->vm, &good.clock);
+	vm_ioctl(v->vm, KVM_SET_VMCLOCK, &good);
+	TEST_ASSERT_EQ(efd_read(efd), 1);
+
+	bad = good;
+	set_field(&bad, variant->off, variant->size, variant->val);
+	TEST_ASSERT(memcmp(&bad, &good, sizeof(bad)), "variant changes nothing");
+
+	memset(v->alt, 0xa5, VMCLOCK_PAGE_SIZE);
+	memcpy(snap, v->page, sizeof(snap));
+	memcpy(alt_snap, v->alt, sizeof(alt_snap));
+	vmclock_get(v->vm, &before);
+	updates = vmclock_updates(v->vm);
+
+	r = __vm_ioctl(v->vm, KVM_SET_VMCLOCK, &bad);
+	TEST_ASSERT(r == -1 && errno == variant->err,
+		    "bad SET: %d errno %d, want %d", r, errno, variant->err);
+
+	usleep(10 * 1000);
+	TEST_ASSERT(!memcmp(snap, v->page, sizeof(snap)), "page modified");
+	TEST_ASSERT(!memcmp(alt_snap, v->alt, sizeof(alt_snap)),
+		    "other page modified");
+	vmclock_get(v->vm, &after);
+	TEST_ASSERT(!memcmp(&before, &after, sizeof(before)),
+		    "KVM_GET_VMCLOCK changed");
+	TEST_ASSERT_EQ(vmclock_updates(v->vm), updates);
+	TEST_ASSERT_EQ(efd_read(efd), 0);
+
+	/* The same call without the bad field still works. */
+	vm_ioctl(v->vm, KVM_SET_VMCLOCK, &good);
+	TEST_ASSERT_EQ(efd_read(efd), 1);
+	close(efd);
+}
+
+/*
+ * Guest: read the page in a loop, @strict: USER clocks carry a checksum of
+ * their time in time_maxerror_nanosec (a torn read breaks it), and two
+ * successive readings of MONOTONIC clocks must not go backwards.
+ */
+static void guest_loop_code(struct vmclock_abi *page, u64 strict)
+{
+	bool prev_mono = false;
+	struct vmclock_abi c;
+	unsigned __int128 t, prev = 0;
+	u64 n = 0, tsc, sec, frac;
+	u32 seq;
+	int i;
+
+	for (;;) {
+		for (i = 0; i < LOOP_READS; i++) {
+			do {
+				seq = READ_ONCE(page->seq_count) & ~1u;
+				/* Pairs with the write barrier after KVM's odd seq. */
+				smp_rmb();
+				memcpy(&c, page, sizeof(c));
+				tsc = rdtsc();
+				/* Pairs with the write barrier before KVM's even seq. */
+				smp_rmb();
+			} while (seq != READ_ONCE(page->seq_count));
+
+			GUEST_ASSERT_EQ(c.magic, VMCLOCK_MAGIC);
+			GUEST_ASSERT_EQ(c.counter_id, VMCLOCK_COUNTER_X86_TSC);
+			if (!strict)
+				continue;
+			if (c.clock_status != VMCLOCK_STATUS_SYNCHRONIZED) {
+				prev_mono = false;
+				continue;
+			}
+			if (c.flags & VMCLOCK_FLAG_TIME_MAXERROR_VALID)
+				GUEST_ASSERT_EQ(c.time_maxerror_nanosec,
+						user_checksum(c.time_sec, c.time_frac_sec));
+			frac = vmclock_calc(&c, tsc, &sec);
+			t = ((unsigned __int128)sec << 64) | frac;
+			if (prev_mono && (c.flags & VMCLOCK_FLAG_TIME_MONOTONIC))
+				__GUEST_ASSERT(t + 1 >= prev,
+					       "time went back by %lu/2^64 s",
+					       (unsigned long)(prev - t));
+			prev = t;
+			prev_mono = c.flags & VMCLOCK_FLAG_TIME_MONOTONIC;
+		}
+		GUEST_SYNC(n++);
+	}
+}
+
+struct loop_args {
+	struct kvm_vcpu *vcpu;
+	bool stop;
+	u64 syncs;
+};
+
+static void *vcpu_loop_thread(void *arg)
+{
+	struct loop_args *la = arg;
+	struct ucall uc;
+
+	while (!__atomic_load_n(&la->stop, __ATOMIC_ACQUIRE)) {
+		vcpu_run(la->vcpu);
+		TEST_ASSERT_KVM_EXIT_REASON(la->vcpu, KVM_EXIT_IO);
+		switch (get_ucall(la->vcpu, &uc)) {
+		case UCALL_SYNC:
+			__atomic_add_fetch(&la->syncs, 1, __ATOMIC_RELAXED);
+			break;
+		case UCALL_ABORT:
+			REPORT_GUEST_ASSERT(uc);
+			break;
+		default:
+			TEST_FAIL("unexpected ucall %lu", uc.cmd);
+		}
+	}
+	return NULL;
+}
+
+static void loop_vm_create(struct vmclock_vm *v, bool strict)
+{
+	vmclock_vm_create(v, 1);
+	vcpu_arch_set_entry_point(v->vcpu[0], guest_loop_code);
+	vcpu_args_set(v->vcpu[0], 2, VMCLOCK_GVA, (u64)strict);
+}
+
+/*
+ * AUTO <-> USER switches, and new USER clocks, under a guest reading in a
+ * loop: never a torn read, never a backwards MONOTONIC time.
+ */
+TEST(user_mode_switches)
+{
+	u64 start, sets = 0, d = 0, syncs;
+	struct loop_args la = {};
+	struct vmclock_abi base, clk;
+	struct vmclock_vm v;
+	pthread_t thread;
+	int kmsg = kmsg_open();
+
+	loop_vm_create(&v, true);
+	user_clock_now(v.vm, &base);
+	user_set(v.vm, 0, 0, &base);
+
+	la.vcpu = v.vcpu[0];
+	kvm_pthread_create(&thread, NULL, vcpu_loop_thread, &la);
+
+	start = now_ns();
+	while (now_ns() - start < SWITCH_DURATION_NS) {
+		/* A reference point on the line, in the past. */
+		d = rdtsc() - base.counter_value - 1000;
+		user_clock_advance(&clk, &base, d);
+		if (sets % 3 == 2)
+			auto_set(v.vm, 0, 0, NULL);
+		else
+			user_set(v.vm, 0, 0, &clk);
+		sets++;
+	}
+	syncs = __atomic_load_n(&la.syncs, __ATOMIC_RELAXED);
+	__atomic_store_n(&la.stop, true, __ATOMIC_RELEASE);
+	pthread_join(thread, NULL);
+
+	ksft_print_msg("%lu switches and clocks, guest read %lu x %d times\n",
+		       (unsigned long)sets, (unsigned long)syncs, LOOP_READS);
+	TEST_ASSERT(syncs >= 2, "the guest hardly ran (%lu loops)",
+		    (unsigned long)syncs);
+	kvm_vm_free(v.vm);
+	kmsg_assert_clean(kmsg);
+}
+
+/* Source GET, destination SET with the saved marker and a bump. */
+TEST(user_migration)
+{
+	struct vmclock_vm src, dst;
+	struct kvm_vmclock saved;
+	struct vmclock_abi h, clk;
+	u64 offset;
+	int mode;
+
+	for (mode = KVM_VMCLOCK_MODE_AUTO; mode <= KVM_VMCLOCK_MODE_USER; mode++) {
+		vmclock_vm_create(&src, 1);
+		user_clock_now(src.vm, &h);
+		h.flags |= VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
+
+		/* Source: the guest has seen marker 41 and generation 6. */
+		clk = h;
+		clk.disruption_marker = 41;
+		clk.vm_generation_counter = 6;
+		if (mode == KVM_VMCLOCK_MODE_USER) {
+			user_set(src.vm, KVM_VMCLOCK_FLAG_SET_DISRUPTION |
+				 KVM_VMCLOCK_FLAG_SET_VM_GENERATION, 0, &clk);
+		} else {
+			memset(&clk, 0, sizeof(clk));
+			clk.disruption_marker = 41;
+			clk.vm_generation_counter = 6;
+			clk.flags = VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
+			auto_set(src.vm, KVM_VMCLOCK_FLAG_SET_DISRUPTION |
+				 KVM_VMCLOCK_FLAG_SET_VM_GENERATION, 0, &clk);
+		}
+		/* Warn the guest, without touching the counters. */
+		clk.flags |= VMCLOCK_FLAG_DISRUPTION_IMMINENT;
+		clk.disruption_marker = 0;
+		clk.vm_generation_counter = 0;
+		if (mode == KVM_VMCLOCK_MODE_USER)
+			user_set(src.vm, 0, 0, &clk);
+		else
+			auto_set(src.vm, 0, 0, &clk);
+		vmclock_read(src.page, &clk);
+		TEST_ASSERT(clk.disruption_marker == 41 &&
+			    clk.vm_generation_counter == 6 &&
+			    (clk.flags & VMCLOCK_FLAG_DISRUPTION_IMMINENT) &&
+			    (clk.flags & VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT),
+			    "source page: marker %lu generation %lu flags 0x%lx",
+			    (unsigned long)clk.disruption_marker,
+			    (unsigned long)clk.vm_generation_counter,
+			    (unsigned long)clk.flags);
+
+		/* Source, paused for the last time. */
+		vmclock_get(src.vm, &saved);
+		vcpu_device_attr_get(src.vcpu[0], KVM_VCPU_TSC_CTRL,
+				     KVM_VCPU_TSC_OFFSET, &offset);
+		TEST_ASSERT_EQ(saved.clock.disruption_marker, 41);
+
+		/* Destination: TSC restored, then the clock. */
+		vmclock_vm_create(&dst, 1);
+		set_tsc_offset(dst.vcpu[0], offset + 12345);
+		if (mode == KVM_VMCLOCK_MODE_USER) {
+			user_clock_now(dst.vm, &clk);
+			clk.flags |= VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
+		} else {
+			memset(&clk, 0, sizeof(clk));
+			clk.flags = VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
+		}
+		clk.disruption_marker = saved.clock.disruption_marker;
+		clk.vm_generation_counter = saved.clock.vm_generation_counter;
+		if (mode == KVM_VMCLOCK_MODE_USER)
+			user_set(dst.vm, KVM_VMCLOCK_FLAG_SET_DISRUPTION |
+				 KVM_VMCLOCK_FLAG_BUMP_DISRUPTION |
+				 KVM_VMCLOCK_FLAG_SET_VM_GENERATION, 0, &clk);
+		else
+			auto_set(dst.vm, KVM_VMCLOCK_FLAG_SET_DISRUPTION |
+				 KVM_VMCLOCK_FLAG_BUMP_DISRUPTION |
+				 KVM_VMCLOCK_FLAG_SET_VM_GENERATION, 0, &clk);
+
+		/* Exactly one disruption, the same generation, no warning. */
+		vmclock_read(dst.page, &clk);
+		TEST_ASSERT(clk.disruption_marker == 42 &&
+			    clk.vm_generation_counter == 6 &&
+			    !(clk.flags & VMCLOCK_FLAG_DISRUPTION_IMMINENT) &&
+			    (clk.flags & VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT),
+			    "destination page: marker %lu generation %lu flags 0x%lx",
+			    (unsigned long)clk.disruption_marker,
+			    (unsigned long)clk.vm_generation_counter,
+			    (unsigned long)clk.flags);
+
+		/* Later updates, by KVM or the VMM, keep the counters. */
+		set_tsc_offset(dst.vcpu[0], offset);
+		wait_seq_change(dst.page, clk.seq_count, "destination offset");
+		if (mode == KVM_VMCLOCK_MODE_USER) {
+			user_clock_now(dst.vm, &h);
+			user_set(dst.vm, 0, 0, &h);
+		}
+		vmclock_read(dst.page, &clk);
+		TEST_ASSERT(clk.disruption_marker == 42 &&
+			    clk.vm_generation_counter == 6,
+			    "destination after updates: marker %lu generation %lu",
+			    (unsigned long)clk.disruption_marker,
+			    (unsigned long)clk.vm_generation_counter);
+		ksft_print_msg("%s mode: marker 41 -> 42, generation 6 kept\n",
+			       mode == KVM_VMCLOCK_MODE_USER ? "USER" : "AUTO");
+		kvm_vm_free(dst.vm);
+		kvm_vm_free(src.vm);
+	}
+}
+
+/* Restores from one snapshot bump vm_generation_counter each time. */
+TEST(snapshot_restore)
+{
+	struct vmclock_vm vm, restored;
+	struct kvm_vmclock snap;
+	struct vmclock_abi clk;
+	u32 flags = KVM_VMCLOCK_FLAG_SET_DISRUPTION |
+		    KVM_VMCLOCK_FLAG_BUMP_DISRUPTION |
+		    KVM_VMCLOCK_FLAG_SET_VM_GENERATION |
+		    KVM_VMCLOCK_FLAG_BUMP_VM_GENERATION;
+	int i;
+
+	vmclock_vm_create(&vm, 1);
+	memset(&clk, 0, sizeof(clk));
+	clk.flags = VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
+	auto_set(vm.vm, KVM_VMCLOCK_FLAG_BUMP_VM_GENERATION, 0, &clk);
+	vmclock_read(vm.page, &clk);
+	TEST_ASSERT(clk.vm_generation_counter == 1 &&
+		    (clk.flags & VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT),
+		    "generation %lu", (unsigned long)clk.vm_generation_counter);
+
+	/* Take the snapshot. */
+	vmclock_get(vm.vm, &snap);
+
+	for (i = 0; i < 2; i++) {
+		/* A new VM from the snapshot. */
+		vmclock_vm_create(&restored, 1);
+		memset(&clk, 0, sizeof(clk));
+		clk.flags = VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
+		clk.disruption_marker = snap.clock.disruption_marker;
+		clk.vm_generation_counter = snap.clock.vm_generation_counter;
+		auto_set(restored.vm, flags, 0, &clk);
+		vmclock_read(restored.page, &clk);
+		TEST_ASSERT(clk.vm_generation_counter == 2 &&
+			    clk.disruption_marker == snap.clock.disruption_marker + 1,
+			    "restore %d: generation %lu marker %lu", i,
+			    (unsigned long)clk.vm_generation_counter,
+			    (unsigned long)clk.disruption_marker);
+		kvm_vm_free(restored.vm);
+	}
+
+	/* In place, over the running VM, in USER mode this time. */
+	user_clock_now(vm.vm, &clk);
+	clk.flags |= VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
+	clk.disruption_marker = snap.clock.disruption_marker;
+	clk.vm_generation_counter = snap.clock.vm_generation_counter;
+	user_set(vm.vm, flags, 0, &clk);
+	vmclock_read(vm.page, &clk);
+	TEST_ASSERT(clk.vm_generation_counter == 2 && clk.disruption_marker == 1,
+		    "in-place restore: generation %lu marker %lu",
+		    (unsigned long)clk.vm_generation_counter,
+		    (unsigned long)clk.disruption_marker);
+	kvm_vm_free(vm.vm);
+}
+
+/* The eventfd is signalled once per publication, never for a rejected call. */
+TEST_F(vmclock, eventfd)
+{
+	struct vmclock_vm *v = &self->v;
+	int efd = eventfd(0, EFD_NONBLOCK), efd2 = eventfd(0, EFD_NONBLOCK);
+	struct vmclock_abi h, clk, before;
+	u64 offset, updates;
+	int i;
+
+	TEST_ASSERT(efd >= 0 && efd2 >= 0, "eventfd");
+	vcpu_device_attr_get(v->vcpu[0], KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_OFFSET,
+			     &offset);
+
+	/* No eventfd, no flag. */
+	user_clock_now(v->vm, &h);
+	user_set(v->vm, 0, 0, &h);
+	vmclock_read(v->page, &clk);
+	TEST_ASSERT(!(clk.flags & VMCLOCK_FLAG_NOTIFICATION_PRESENT),
+		    "NOTIFICATION_PRESENT without an eventfd");
+
+	for (i = 0; i < 10; i++) {
+		user_clock_advance(&clk, &h, i * 1000);
+		user_set(v->vm, KVM_VMCLOCK_FLAG_EVENTFD, efd, &clk);
+		TEST_ASSERT_EQ(efd_read(efd), 1);
+		vmclock_read(v->page, &clk);
+		TEST_ASSERT(clk.flags & VMCLOCK_FLAG_NOTIFICATION_PRESENT,
+			    "no NOTIFICATION_PRESENT with an eventfd");
+	}
+
+	/* Rejected calls: no signal, the eventfd stays attached. */
+	clk = h;
+	clk.magic = 0;
+	TEST_ASSERT(__user_set(v->vm, KVM_VMCLOCK_FLAG_EVENTFD, efd, &clk) == -1,
+		    "bad clock accepted");
+	TEST_ASSERT(__user_set(v->vm, KVM_VMCLOCK_FLAG_EVENTFD, efd2, &clk) == -1,
+		    "bad clock accepted");
+	TEST_ASSERT(__user_set(v->vm, KVM_VMCLOCK_FLAG_EVENTFD, -1, &h) == -1 &&
+		    errno == EBADF, "bad eventfd: errno %d", errno);
+	TEST_ASSERT(__user_set(v->vm, KVM_VMCLOCK_FLAG_EVENTFD, v->vm->fd, &h) == -1 &&
+		    errno == EINVAL, "not an eventfd: errno %d", errno);
+	TEST_ASSERT_EQ(efd_read(efd), 0);
+	TEST_ASSERT_EQ(efd_read(efd2), 0);
+
+	/* Updates by KVM itself: one signal per new seq_count. */
+	for (i = 0; i < 4; i++) {
+		vmclock_read(v->page, &before);
+		updates = vmclock_updates(v->vm);
+		set_tsc_offset(v->vcpu[0], offset + (i & 1 ? 0 : 1000000));
+		wait_seq_change(v->page, before.seq_count, "offset change");
+		usleep(20 * 1000);
+		vmclock_read(v->page, &clk);
+		TEST_ASSERT_EQ(efd_read(efd), (clk.seq_count - before.seq_count) / 2);
+		TEST_ASSERT_EQ(vmclock_updates(v->vm) - updates,
+			       (clk.seq_count - before.seq_count) / 2);
+		TEST_ASSERT(clk.flags & VMCLOCK_FLAG_NOTIFICATION_PRESENT,
+			    "flag lost by an update");
+	}
+
+	/*
+	 * Another eventfd replaces the first one; AUTO mode signals too (the
+	 * host timekeeper may add an update of its own).
+	 */
+	vmclock_read(v->page, &before);
+	auto_set(v->vm, KVM_VMCLOCK_FLAG_EVENTFD, efd2, NULL);
+	vmclock_read(v->page, &clk);
+	TEST_ASSERT_EQ(efd_read(efd2), (clk.seq_count - before.seq_count) / 2);
+	TEST_ASSERT_EQ(efd_read(efd), 0);
+	TEST_ASSERT(clk.flags & VMCLOCK_FLAG_NOTIFICATION_PRESENT, "AUTO: no flag");
+
+	/* Without the flag: detached, flag cleared, no signal. */
+	user_set(v->vm, 0, 0, &h);
+	TEST_ASSERT_EQ(efd_read(efd2), 0);
+	vmclock_read(v->page, &clk);
+	TEST_ASSERT(!(clk.flags & VMCLOCK_FLAG_NOTIFICATION_PRESENT),
+		    "NOTIFICATION_PRESENT after the eventfd was detached");
+	set_tsc_offset(v->vcpu[0], offset + 777);
+	wait_seq_change(v->page, clk.seq_count, "offset change");
+	usleep(20 * 1000);
+	TEST_ASSERT_EQ(efd_read(efd) + efd_read(efd2), 0);
+
+	/* OFF: the final UNRELIABLE write is signalled to the attached one. */
+	user_set(v->vm, KVM_VMCLOCK_FLAG_EVENTFD, efd, &h);
+	TEST_ASSERT_EQ(efd_read(efd), 1);
+	vmclock_set(v->vm, KVM_VMCLOCK_MODE_OFF, 0);
+	TEST_ASSERT_EQ(efd_read(efd), 1);
+	vmclock_read(v->page, &clk);
+	TEST_ASSERT_EQ(clk.clock_status, VMCLOCK_STATUS_UNRELIABLE);
+	set_tsc_offset(v->vcpu[0], offset);
+	usleep(50 * 1000);
+	TEST_ASSERT_EQ(efd_read(efd), 0);
+	close(efd);
+	close(efd2);
+}
+
+/* Page valid (or marked unreliable) after an accepted call. */
+static void fuzz_assert_page(const struct vmclock_abi *page, const char *what,
+			     int iter)
+{
+	struct vmclock_abi c;
+
+	vmclock_read(page, &c);
+	TEST_ASSERT(c.magic == VMCLOCK_MAGIC && c.size == VMCLOCK_PAGE_SIZE &&
+		    c.version == 1 && c.counter_id == VMCLOCK_COUNTER_X86_TSC &&
+		    !(c.seq_count & 1),
+		    "%s #%d: bad header", what, iter);
+	if (c.clock_status == VMCLOCK_STATUS_SYNCHRONIZED ||
+	    c.clock_status == VMCLOCK_STATUS_FREERUNNING)
+		TEST_ASSERT(c.counter_period_frac_sec && c.counter_period_shift < 64 &&
+			    c.time_type <= VMCLOCK_TIME_MONOTONIC,
+			    "%s #%d: usable status with an unusable clock",
+			    what, iter);
+}
+
+/*
+ * Random KVM_SET_VMCLOCK structures against a running guest: every
+ * rejected call leaves the page byte-for-byte unchanged, every accepted one
+ * leaves a valid page, and the kernel does not complain.
+ */
+TEST_F_TIMEOUT(vmclock, user_fuzz, 120)
+{
+	static const u64 gpas[] = {
+		VMCLOCK_GPA, VMCLOCK_ALT_GPA, VMCLOCK_UNMAPPED_GPA,
+		VMCLOCK_GPA + 8,
+	};
+	u8 snap[VMCLOCK_PAGE_SIZE], alt_snap[VMCLOCK_PAGE_SIZE];
+	u64 nr_ok = 0, nr_bad = 0, syncs;
+	struct kvm_vmclock good, vc, before, after;
+	struct loop_args la = {};
+	int kmsg = kmsg_open();
+	int efd = eventfd(0, EFD_NONBLOCK);
+	struct vmclock_vm v;
+	pthread_t thread;
+	int i, j, r, kind;
+	u64 bits;
+
+	rng_state = FUZZ_SEED;
+	loop_vm_create(&v, false);
+	memset(&good, 0, sizeof(good));
+	good.mode = KVM_VMCLOCK_MODE_USER;
+	good.gpa = VMCLOCK_GPA;
+	user_clock_now(v.vm, &good.clock);
+	vm_ioctl(v.vm, KVM_SET_VMCLOCK, &good);
+
+	la.vcpu = v.vcpu[0];
+	kvm_pthread_create(&thread, NULL, vcpu_loop_thread, &la);
+
+	for (i = 0; i < FUZZ_ITERATIONS; i++) {
+		kind = rng() % 4;
+		if (kind == 0) {
+			/* Random bits in every field. */
+			for (j = 0; j < sizeof(vc) / 8; j++)
+				((u64 *)&vc)[j] = rng();
+			if (rng() & 1)
+				vc.mode = rng() % 4;
+			if (rng() & 1)
+				vc.gpa = gpas[rng() % ARRAY_SIZE(gpas)];
+		} else {
+			/* A valid call with a few random bits flipped. */
+			vc = good;
+			vc.mode = kind == 1 ? KVM_VMCLOCK_MODE_AUTO :
+					      KVM_VMCLOCK_MODE_USER;
+			if (vc.mode == KVM_VMCLOCK_MODE_AUTO)
+				memset(&vc.clock, 0, sizeof(vc.clock));
+			if (rng() % 8 == 0) {
+				vc.flags |= KVM_VMCLOCK_FLAG_EVENTFD;
+				vc.eventfd = efd;
+			}
+			vc.flags |= rng() & (KVM_VMCLOCK_FLAG_BUMP_DISRUPTION |
+					     KVM_VMCLOCK_FLAG_BUMP_VM_GENERATION);
+			for (j = rng() % 3; j > 0; j--) {
+				bits = rng();
+				((u8 *)&vc)[bits % sizeof(vc)] ^= 1 << ((bits >> 32) % 8);
+			}
+		}
+		/* Random fds in the eventfd field: only ours or none. */
+		if ((vc.flags & KVM_VMCLOCK_FLAG_EVENTFD) && vc.eventfd != efd &&
+		    vc.eventfd >= 0 && vc.eventfd < 1024)
+			vc.eventfd = -1;
+
+		vmclock_get(v.vm, &before);
+		memcpy(snap, v.page, sizeof(snap));
+		memcpy(alt_snap, v.alt, sizeof(alt_snap));
+
+		r = __vm_ioctl(v.vm, KVM_SET_VMCLOCK, &vc);
+		if (r) {
+			nr_bad++;
+			TEST_ASSERT(errno == EINVAL || errno == EFAULT ||
+				    errno == EBADF, "#%d: errno %d", i, errno);
+			TEST_ASSERT(!memcmp(snap, v.page, sizeof(snap)),
+				    "#%d: rejected call (errno %d) modified the page",
+				    i, errno);
+			TEST_ASSERT(!memcmp(alt_snap, v.alt, sizeof(alt_snap)),
+				    "#%d: rejected call modified the other page", i);
+			vmclock_get(v.vm, &after);
+			TEST_ASSERT(!memcmp(&before, &after, sizeof(before)),
+				    "#%d: rejected call changed KVM_GET_VMCLOCK", i);
+			continue;
+		}
+
+		nr_ok++;
+		vmclock_get(v.vm, &after);
+		TEST_ASSERT_EQ(after.mode, vc.mode);
+		if (vc.mode != KVM_VMCLOCK_MODE_OFF)
+			fuzz_assert_page(addr_gpa2hva(v.vm, vc.gpa), "accepted", i);
+		/* Back to a USER clock, so that the next page is stable. */
+		if (vc.mode != KVM_VMCLOCK_MODE_USER || vc.gpa != VMCLOCK_GPA) {
+			vm_ioctl(v.vm, KVM_SET_VMCLOCK, &good);
+			fuzz_assert_page(v.page, "reset", i);
+		}
+		efd_read(efd);
+	}
+
+	syncs = __atomic_load_n(&la.syncs, __ATOMIC_RELAXED);
+	__atomic_store_n(&la.stop, true, __ATOMIC_RELEASE);
+	pthread_join(thread, NULL);
+	ksft_print_msg("%d random structures: %lu accepted, %lu rejected; %s %lu x %d times\n",
+		       FUZZ_ITERATIONS, (unsigned long)nr_ok,
+		       (unsigned long)nr_bad, "guest read", (unsigned long)syncs,
+		       LOOP_READS);
+	TEST_ASSERT(nr_ok > 100 && nr_bad > 100, "fuzz did not reach both outcomes");
+	kvm_vm_free(v.vm);
+	close(efd);
+	kmsg_assert_clean(kmsg);
 }
 
 int main(int argc, char *argv[])
