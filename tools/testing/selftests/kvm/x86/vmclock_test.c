@@ -1865,7 +1865,7 @@ TEST_F_TIMEOUT(host_time, frequency_changes, 90)
 		run_accuracy(self->v.vm, self->v.page, &x, ACCURACY_SHORT_NS,
 			     ACCURACY_SHORT_SAMPLES, false, "frequency change");
 		after = vmclock_updates(self->v.vm);
-		ksft_print_msg("frequency %+ld ppb: %lu rewrites; longest gap between samples so far %lu ms\n",
+		ksft_print_msg("frequency %+ld ppb: %lu rewrites, longest gap %lu ms\n",
 			       step * 1000 / 65536,
 			       (unsigned long)(after - before),
 			       (unsigned long)(sample_gap_max_ns / 1000000));
