@@ -23,6 +23,13 @@ for a in sh mount cat echo uname poweroff; do ln -s busybox "$l2/bin/$a"; done
 install -m 0755 "$TOP/bench/e2e/l2-init" "$l2/init"
 install -m 0755 "$out/vmclock_guest" "$l2/vmclock_guest"
 (cd "$l2" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -9) >"$root/e2e/l2.gz"
+# The nested guest's kernel is the bench kernel's image; for the debug variant, the fast
+# one: nested under TCG a KASAN and lockdep guest takes about 5 minutes to boot, and the
+# debug run is about level 1's KVM under the debug options.
+if [ "$variant" != fast ]; then
+	"$TOP/bench/kernel.sh" fast >&2
+	kernel=$BUILD/kbuild-fast/arch/x86/boot/bzImage
+fi
 cp "$kernel" "$root/e2e/bzImage"
 
 # The VMM stand-in, preloaded into QEMU
