@@ -7,8 +7,10 @@
  *     (host TSC, CLOCK_REALTIME) pairs, in steady state and across
  *     adjtimex(ADJ_FREQUENCY) changes;
  *  2. page rewrites per second per VM: steady state, one ADJ_FREQUENCY
- *     change per second, and with vmclock_max_error_ns=0 (a rewrite on
- *     every timekeeper notifier call);
+ *     change per second (with the bench VM's CPUs idle, and with one of
+ *     them busy so that the host's tick is not stopped: a host running
+ *     guests), and with vmclock_max_error_ns=0 (a rewrite on every
+ *     timekeeper notifier call);
  *  3. guest read cost: a vmclock read, a KVM_HC_CLOCK_PAIRING hypercall and
  *     a kvmclock read, timed with the TSC in one guest, and their guest
  *     instructions counted by single-stepping the guest;
@@ -18,6 +20,7 @@
  * selftests' library (bench/selftests.sh copies it into the tree).
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -487,13 +490,37 @@ struct rate {
 	double stat_per_s;
 };
 
+static volatile bool spin_stop;
+
+static void *spin(void *arg)
+{
+	while (!spin_stop)
+		;
+	return NULL;
+}
+
+/*
+ * Page writes and vmclock_updates per second over RATE_WINDOW_S, with one
+ * ADJ_FREQUENCY change per second if @freq.  If @busy, a thread spins for
+ * the whole window: a CPU that is not idle keeps the periodic tick (NO_HZ
+ * stops it on idle CPUs), as on a host whose CPUs run guests.  With every
+ * CPU idle, ticks come late and the host's own CLOCK_REALTIME strays from
+ * its NTP line by up to one mult unit times the gap, which the page follows.
+ */
 static void run_rate(struct kvm_vm *vm, const struct vmclock_abi *page,
-		     bool freq, struct rate *r)
+		     bool freq, bool busy, struct rate *r)
 {
 	u64 s0 = 0, s1 = 0, t0, t1;
+	pthread_t spinner;
 	u32 q0, q1;
 	int i;
 
+	if (busy) {
+		spin_stop = false;
+		TEST_ASSERT(!pthread_create(&spinner, NULL, spin, NULL),
+			    "pthread_create failed");
+		usleep(100 * 1000);
+	}
 	r->valid = true;
 	r->has_stat = vm_stat_read(vm, STAT_UPDATES, &s0);
 	q0 = page_seq(page);
@@ -512,6 +539,10 @@ static void run_rate(struct kvm_vm *vm, const struct vmclock_abi *page,
 	t1 = mono_ns();
 	if (freq)
 		restore_host();
+	if (busy) {
+		spin_stop = true;
+		pthread_join(spinner, NULL);
+	}
 	r->page_per_s = (double)(u32)(q1 - q0) / 2 / ((t1 - t0) / 1e9);
 	r->stat_per_s = (double)(s1 - s0) / ((t1 - t0) / 1e9);
 }
@@ -822,7 +853,7 @@ int main(void)
 	static const int nr_vms[] = { 1, 64, 512 };
 	struct rlimit nofile = { 4096, 4096 };
 	struct kvm_clock_data clock = {};
-	struct rate steady = {}, freq = {}, naive = {};
+	struct rate steady = {}, freq = {}, freq_busy = {}, naive = {};
 	struct pass_cost pc[ARRAY_SIZE(nr_vms)];
 	struct accuracy acc_steady, acc_freq;
 	char max_error[48] = "", cs[32] = "";
@@ -875,15 +906,19 @@ int main(void)
 	/* The frequency restored is a change too: let its rewrites pass. */
 	sleep(RATE_SETTLE_S);
 	fprintf(stderr, "# 2: rewrites, steady state, %d s\n", RATE_WINDOW_S);
-	run_rate(vm, page, false, &steady);
+	run_rate(vm, page, false, false, &steady);
 	fprintf(stderr, "# 2: rewrites, one ADJ_FREQUENCY change per second, %d s\n",
 		RATE_WINDOW_S);
-	run_rate(vm, page, true, &freq);
+	run_rate(vm, page, true, false, &freq);
+	sleep(RATE_SETTLE_S);
+	fprintf(stderr, "# 2: rewrites, one ADJ_FREQUENCY change per second, a CPU busy, %d s\n",
+		RATE_WINDOW_S);
+	run_rate(vm, page, true, true, &freq_busy);
 	if (has_param && write_file(PARAM_MAX_ERROR, "0")) {
 		fprintf(stderr, "# 2: rewrites, vmclock_max_error_ns=0, %d s\n",
 			RATE_WINDOW_S);
 		max_error_changed = true;
-		run_rate(vm, page, false, &naive);
+		run_rate(vm, page, false, false, &naive);
 		restore_host();
 	} else if (has_param) {
 		fprintf(stderr, "# cannot write 0 to %s\n", PARAM_MAX_ERROR);
@@ -936,7 +971,8 @@ int main(void)
 	printf("| | **rewrites** (%d s each, 1 VM) | **page writes/s (seq_count)** | **vmclock_updates/s (stat)** |\n",
 	       RATE_WINDOW_S);
 	print_rate_row("steady state", &steady);
-	print_rate_row("one ADJ_FREQUENCY change per second", &freq);
+	print_rate_row("one ADJ_FREQUENCY change per second, bench VM idle", &freq);
+	print_rate_row("one ADJ_FREQUENCY change per second, one CPU busy", &freq_busy);
 	print_rate_row("rewrite on every notifier call (vmclock_max_error_ns=0)",
 		       &naive);
 

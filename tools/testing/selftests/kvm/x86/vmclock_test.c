@@ -166,6 +166,9 @@ static inline bool status_reliable(u8 status)
 	       status == VMCLOCK_STATUS_FREERUNNING;
 }
 
+/* When the host sets it non-zero, the guest writes it to MSR_IA32_TSC once. */
+static u64 guest_tsc_write;
+
 /*
  * Reads the page like ptp_vmclock does and reports
  * (clock_status, UTC seconds, nanoseconds, guest TSC, tries).
@@ -177,6 +180,10 @@ static void guest_code(struct vmclock_abi *clk)
 	u8 status;
 
 	for (;;) {
+		if (READ_ONCE(guest_tsc_write)) {
+			wrmsr(MSR_IA32_TSC, guest_tsc_write);
+			WRITE_ONCE(guest_tsc_write, 0);
+		}
 		tries = 0;
 		do {
 			GUEST_ASSERT(++tries < GUEST_MAX_TRIES);
@@ -2334,6 +2341,70 @@ TEST_F(vmclock, user_follows_offset)
 			    (unsigned long)(vmclock_updates(self->v.vm) - updates));
 	}
 	assert_vmclock_state(self->v.vm, KVM_VMCLOCK_MODE_USER, VMCLOCK_GPA);
+}
+
+/*
+ * The guest writes its own TSC (MSR_IA32_TSC, which moves the TSC offset):
+ * the page follows without userspace asking, in USER mode from the clock it
+ * was given and in AUTO mode from the host timekeeper.
+ */
+static void guest_writes_tsc(struct vmclock_vm *v, u64 value,
+			     struct tsc_xform *x, u64 max_updates,
+			     const char *what)
+{
+	struct kvm_vcpu *vcpu = v->vcpu[0];
+	struct tsc_xform old;
+	struct guest_sample s;
+	struct vmclock_abi clk;
+	u64 updates;
+
+	tsc_xform_get(vcpu, &old);
+	vmclock_read(v->page, &clk);
+	updates = vmclock_updates(v->vm);
+
+	guest_tsc_write = value;
+	sync_global_to_guest(v->vm, guest_tsc_write);
+	/* The write, then one reading (the page may not have followed yet). */
+	guest_sample(vcpu, &s);
+	TEST_ASSERT(s.tsc - value < (1ULL << 40),
+		    "%s: guest TSC 0x%lx after writing 0x%lx", what,
+		    (unsigned long)s.tsc, (unsigned long)value);
+
+	wait_seq_change(v->page, clk.seq_count, what);
+	tsc_xform_get(vcpu, x);
+	TEST_ASSERT(x->offset != old.offset, "%s: TSC offset unchanged", what);
+	TEST_ASSERT(host_to_guest_tsc(x, rdtsc()) - value < (1ULL << 40),
+		    "%s: offset 0x%lx does not give the written TSC", what,
+		    (unsigned long)x->offset);
+	updates = vmclock_updates(v->vm) - updates;
+	TEST_ASSERT(updates >= 1 && updates <= max_updates,
+		    "%s: %lu updates for one TSC write", what,
+		    (unsigned long)updates);
+}
+
+TEST_F(vmclock, guest_tsc_write)
+{
+	struct kvm_vcpu *vcpu = self->v.vcpu[0];
+	struct vmclock_abi h;
+	struct tsc_xform x;
+
+	rng_state = FUZZ_SEED;
+	user_clock_now(self->v.vm, &h);
+	user_set(self->v.vm, 0, 0, &h);
+	tsc_xform_get(vcpu, &x);
+	assert_user_exact(&h, self->v.page, &x, false, "fed");
+
+	guest_writes_tsc(&self->v, 1ULL << 60, &x, 1, "USER: guest TSC write");
+	assert_user_exact(&h, self->v.page, &x, false, "USER: after the write");
+	assert_user_guest_view(vcpu, &h, &x, "USER: guest view");
+
+	auto_set(self->v.vm, 0, 0, NULL);
+	wait_accurate(self->v.vm, self->v.page, &x, -1, "AUTO");
+	/* A host timekeeper update may add one. */
+	guest_writes_tsc(&self->v, 1ULL << 61, &x, 2, "AUTO: guest TSC write");
+	wait_accurate(self->v.vm, self->v.page, &x, -1, "AUTO: after the write");
+	run_guest_view(vcpu, &x, "AUTO: guest view");
+	assert_vmclock_state(self->v.vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
 }
 
 /* Every invalid field is rejected and changes nothing. */
