@@ -1621,7 +1621,23 @@ FIXTURE(host_time) {
 	bool tai_changed;
 	long orig_freq;
 	bool freq_changed;
+	long stepped_us;	/* net ADJ_SETOFFSET applied */
 };
+
+/* Step the host's CLOCK_REALTIME by @us (ADJ_SETOFFSET). */
+static void step_clock(long us)
+{
+	struct timex tx = { .modes = ADJ_SETOFFSET | ADJ_MICRO };
+
+	tx.time.tv_sec = us / 1000000;
+	tx.time.tv_usec = us % 1000000;
+	if (tx.time.tv_usec < 0) {
+		tx.time.tv_sec--;
+		tx.time.tv_usec += 1000000;
+	}
+	TEST_ASSERT(adjtimex(&tx) >= 0, "adjtimex(ADJ_SETOFFSET, %ld us) errno %d",
+		    us, errno);
+}
 
 static bool write_clocksource(const char *name)
 {
@@ -1680,6 +1696,8 @@ FIXTURE_TEARDOWN_PARENT(host_time)
 			ksft_print_msg("FAILED to restore frequency %ld\n",
 				       self->orig_freq);
 	}
+	if (self->stepped_us)
+		step_clock(-self->stepped_us);
 }
 
 TEST_F(host_time, clocksource)
@@ -1885,6 +1903,45 @@ TEST_F_TIMEOUT(host_time, frequency_changes, 90)
 	tx.freq = self->orig_freq;
 	TEST_ASSERT(adjtimex(&tx) >= 0, "ADJ_FREQUENCY errno %d", errno);
 	self->freq_changed = false;
+}
+
+/*
+ * A step of the host clock (ADJ_SETOFFSET, as settimeofday) is one
+ * immediate rewrite: the page follows the step exactly, and then stays.
+ */
+TEST_F_TIMEOUT(host_time, clock_step, 60)
+{
+	static const long steps_us[] = { 1000, -1000, 250000, -250000 };
+	struct vmclock_abi clk;
+	struct tsc_xform x;
+	u64 before, t0;
+	int i;
+
+	if (geteuid())
+		SKIP(return, "ADJ_SETOFFSET needs root");
+	if (!vmclock_param())
+		SKIP(return, "kvm.vmclock_max_error_ns is 0: per-tick policy");
+	if (host_clock_steered())
+		SKIP(return, "an NTP daemon steers the host clock");
+
+	vmclock_vm_enable(&self->v, &x);
+	for (i = 0; i < ARRAY_SIZE(steps_us); i++) {
+		vmclock_read(self->v.page, &clk);
+		before = vmclock_updates(self->v.vm);
+		t0 = now_ns();
+		step_clock(steps_us[i]);
+		self->stepped_us += steps_us[i];
+		wait_accurate(self->v.vm, self->v.page, &x, clk.seq_count,
+			      "after the step");
+		ksft_print_msg("step %+ld us: page rewritten within %lu us\n",
+			       steps_us[i],
+			       (unsigned long)((now_ns() - t0) / 1000));
+		run_accuracy(self->v.vm, self->v.page, &x, ACCURACY_SHORT_NS,
+			     ACCURACY_SHORT_SAMPLES, false, "after the step");
+		TEST_ASSERT(vmclock_updates(self->v.vm) - before == 1,
+			    "step %+ld us: %lu rewrites, want 1", steps_us[i],
+			    (unsigned long)(vmclock_updates(self->v.vm) - before));
+	}
 }
 
 #define TRACEFS			"/sys/kernel/tracing/"
