@@ -1612,6 +1612,11 @@ TEST(unreliable_without_vcpu)
 	kvm_vm_free(vm);
 }
 
+static u64 vmclock_updates(struct kvm_vm *vm)
+{
+	return vm_get_stat(vm, vmclock_updates);
+}
+
 /* Changes host-wide time state: restored from the parent on any exit. */
 FIXTURE(host_time) {
 	struct vmclock_vm v;
@@ -1704,6 +1709,7 @@ TEST_F(host_time, clocksource)
 {
 	char avail[256], cur[64], *tok, *save = NULL, other[64] = "";
 	struct tsc_xform x;
+	u64 updates;
 
 	if (geteuid())
 		SKIP(return, "switching the clocksource needs root");
@@ -1724,6 +1730,7 @@ TEST_F(host_time, clocksource)
 		SKIP(return, "no clocksource other than tsc available");
 
 	vmclock_vm_enable(&self->v, &x);
+	updates = vmclock_updates(self->v.vm);
 
 	snprintf(self->orig_cs, sizeof(self->orig_cs), "%s", cur);
 	self->cs_changed = true;
@@ -1731,6 +1738,11 @@ TEST_F(host_time, clocksource)
 	read_sysfs_str(CLOCKSOURCE_DIR "current_clocksource", cur, sizeof(cur));
 	TEST_ASSERT(!strcmp(cur, other), "clocksource %s, wanted %s", cur, other);
 	wait_status(self->v.page, true, other);
+	/* One rewrite to unreliable, then none while the TSC is not used. */
+	usleep(200 * 1000);
+	updates = vmclock_updates(self->v.vm) - updates;
+	TEST_ASSERT(updates == 1, "%lu rewrites after switching to %s, want 1",
+		    (unsigned long)updates, other);
 
 	TEST_ASSERT(write_clocksource(self->orig_cs), "cannot restore %s",
 		    self->orig_cs);
@@ -1791,11 +1803,6 @@ TEST_F(host_time, tai_offset)
 }
 
 /* Rewrites of the page so far (KVM_GET_STATS_FD) */
-static u64 vmclock_updates(struct kvm_vm *vm)
-{
-	return vm_get_stat(vm, vmclock_updates);
-}
-
 /* Skip when something other than this test steers the host clock. */
 static bool host_clock_steered(void)
 {
