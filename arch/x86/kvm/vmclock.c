@@ -356,41 +356,36 @@ EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_host_line);
 /* Beyond this (in 2^-16 ns), the difference is not worth computing exactly */
 #define VMCLOCK_ERR_HUGE	((s64)NSEC_PER_SEC << VMCLOCK_ERR_SHIFT)
 
-static u64 vmclock_shift_to(u64 v, unsigned int from, unsigned int to)
-{
-	return from >= to ? v >> (from - to) : v << (to - from);
-}
-
 /*
  * Published line minus the timekeeper's CLOCK_REALTIME at @now->now, in
  * 2^-16 ns, saturated to +-VMCLOCK_ERR_HUGE.  @now->now is not before the
- * line's reference point, which is a snapshot's now.
+ * line's reference point, which is a snapshot's now.  Called at every
+ * timekeeper update, so without a division: the timekeeper's clock is
+ * xtime_sec s + (xtime_nsec + (now - cycle_last) * mult) >> shift ns, and
+ * the line's fraction of a second converts to ns with one multiplication.
  */
 static s64 vmclock_line_error(const struct kvm_vmclock_params *line,
 			      const struct kvm_vmclock_host *now)
 {
-	struct kvm_vmclock_params host;
-	u64 lsec, lfrac, hsec, hfrac;
-	s64 dsec, err;
+	u64 delta = now->now - now->cycle_last;
+	u64 lsec, lfrac;
+	u128 host, page;
+	s128 err;
 
-	if ((s64)(now->now - line->counter_value) < 0)
+	if ((s64)(now->now - line->counter_value) < 0 || (s64)delta < 0)
 		return VMCLOCK_ERR_HUGE;
 
-	/* The timekeeper's own line, from cycle_last at mult */
-	if (kvm_vmclock_host_params(now->cycle_last, now->mult, now->shift,
-				    now->xtime_sec, now->xtime_nsec, &host))
-		return VMCLOCK_ERR_HUGE;
+	/* Both in 2^-16 ns since the epoch */
+	host = (u128)delta * now->mult + now->xtime_nsec;
+	host = (host << VMCLOCK_ERR_SHIFT) >> now->shift;
+	host += ((u128)now->xtime_sec * NSEC_PER_SEC) << VMCLOCK_ERR_SHIFT;
 
 	lsec = kvm_vmclock_time_at(line, now->now, &lfrac);
-	hsec = kvm_vmclock_time_at(&host, now->now, &hfrac);
-	dsec = lsec - hsec;
-	if (dsec > 1 || dsec < -1)
-		return dsec > 0 ? VMCLOCK_ERR_HUGE : -VMCLOCK_ERR_HUGE;
+	page = ((u128)lsec * NSEC_PER_SEC) << VMCLOCK_ERR_SHIFT;
+	page += mul_u64_u64_shr(lfrac, NSEC_PER_SEC << VMCLOCK_ERR_SHIFT, 64);
 
-	err = dsec * ((s64)NSEC_PER_SEC << VMCLOCK_ERR_SHIFT);
-	err += mul_u64_u64_shr(lfrac, NSEC_PER_SEC << VMCLOCK_ERR_SHIFT, 64);
-	err -= mul_u64_u64_shr(hfrac, NSEC_PER_SEC << VMCLOCK_ERR_SHIFT, 64);
-	return clamp(err, -VMCLOCK_ERR_HUGE, VMCLOCK_ERR_HUGE);
+	err = (s128)(page - host);
+	return clamp_t(s128, err, -VMCLOCK_ERR_HUGE, VMCLOCK_ERR_HUGE);
 }
 
 /* Changes that always need a republication: the line's frame changed. */
@@ -455,9 +450,9 @@ VISIBLE_IF_KUNIT bool kvm_vmclock_line_stale(const struct kvm_vmclock_host *old,
 
 	/* dtick is in ns << NTP_SCALE_SHIFT per tick */
 	drift = (dtick * NTP_INTERVAL_FREQ) >> (NTP_SCALE_SHIFT - VMCLOCK_ERR_SHIFT);
-	step = DIV_ROUND_UP_ULL(vmclock_shift_to(now->cycle_interval, 0,
-						 VMCLOCK_ERR_SHIFT),
-				1ULL << now->shift);
+	/* One unit of mult over one tick, rounded up */
+	step = (((u128)now->cycle_interval << VMCLOCK_ERR_SHIFT) +
+		(1ULL << now->shift) - 1) >> now->shift;
 	e = vmclock_line_error(line, now);
 
 	return max(abs(e), abs(e + drift)) + step > bound;
