@@ -20,6 +20,14 @@
  * First (not with --demo), a control run: the same guest without
  * KVM_SET_VMCLOCK must get no PTP clock from QEMU's own page.
  *
+ * Last, the migration and snapshot signals: while the guest polls and
+ * reads /dev/vmclock0, the shim (on a command of this program) calls
+ * KVM_SET_VMCLOCK on QEMU's VM with KVM_VMCLOCK_FLAG_BUMP_DISRUPTION,
+ * _BUMP_VM_GENERATION or both; the guest must read exactly the counters
+ * KVM had before and then one more, its poll() must return POLLHUP at once
+ * (no notification channel: QEMU 10's device has none, and no eventfd is
+ * attached), and its PHC must still be right.  --demo: the first only.
+ *
  * Bench setup: the driver registers a PTP clock only for a page that gives
  * TAI, or UTC with a valid TAI offset, and KVM declares the offset only when
  * the host has one: if the host's TAI offset is 0, it is set to 37 s
