@@ -20,6 +20,14 @@
  * First (not with --demo), a control run: the same guest without
  * KVM_SET_VMCLOCK must get no PTP clock from QEMU's own page.
  *
+ * Last, the migration and snapshot signals: while the guest polls and
+ * reads /dev/vmclock0, the shim (on a command of this program) calls
+ * KVM_SET_VMCLOCK on QEMU's VM with KVM_VMCLOCK_FLAG_BUMP_DISRUPTION,
+ * _BUMP_VM_GENERATION or both; the guest must read exactly the counters
+ * KVM had before and then one more, its poll() must return POLLHUP at once
+ * (no notification channel: QEMU 10's device has none, and no eventfd is
+ * attached), and its PHC must still be right.  --demo: the first only.
+ *
  * Bench setup: the driver registers a PTP clock only for a page that gives
  * TAI, or UTC with a valid TAI offset, and KVM declares the offset only when
  * the host has one: if the host's TAI offset is 0, it is set to 37 s
@@ -37,6 +45,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timex.h>
 #include <sys/wait.h>
@@ -66,6 +75,7 @@ struct l2 {
 	int console_lines;
 	u64 t_start, t_console;	/* ms: QEMU started, first console line */
 	int io;			/* the shim's timestamps of the guest's OUTs */
+	int ctl;		/* commands to the shim: bump the counters */
 	struct shim_io_stamp {
 		u64 value;
 		u64 realtime_ns;
@@ -225,15 +235,16 @@ static bool l2_start(struct l2 *l, bool set_vmclock)
 		"-append", "console=ttyS0 loglevel=5 panic=-1 oops=panic printk.time=1 kunit.enable=0",
 		NULL,
 	};
-	int out[2], io[2];
-	char iofd[16];
+	int out[2], io[2], ctl[2];
+	char iofd[16], ctlfd[16];
 
 	memset(l, 0, sizeof(*l));
 	unlink(E2E_SERIAL ".in");
 	unlink(E2E_SERIAL ".out");
 	unlink(E2E_SHIM_LOG);
 	if (mkfifo(E2E_SERIAL ".in", 0600) || mkfifo(E2E_SERIAL ".out", 0600) ||
-	    pipe2(out, O_CLOEXEC) || pipe2(io, O_CLOEXEC))
+	    pipe2(out, O_CLOEXEC) || pipe2(io, O_CLOEXEC) ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl))
 		return false;
 	/* Read-write: opening never blocks, and QEMU opens them the same way. */
 	l->ser_in = open(E2E_SERIAL ".in", O_RDWR | O_CLOEXEC);
@@ -261,13 +272,19 @@ static bool l2_start(struct l2 *l, bool set_vmclock)
 		fcntl(io[1], F_SETFD, 0);
 		snprintf(iofd, sizeof(iofd), "%d", io[1]);
 		setenv("VMCLOCK_SHIM_IO_FD", iofd, 1);
+		/* The migration and snapshot signals, on command */
+		fcntl(ctl[1], F_SETFD, 0);
+		snprintf(ctlfd, sizeof(ctlfd), "%d", ctl[1]);
+		setenv("VMCLOCK_SHIM_CTL_FD", ctlfd, 1);
 		execv(argv[0], argv);
 		_exit(127);
 	}
 	close(out[1]);
 	close(io[1]);
+	close(ctl[1]);
 	l->con = out[0];
 	l->io = io[0];
+	l->ctl = ctl[0];
 	return true;
 }
 
@@ -296,6 +313,7 @@ static int l2_wait(struct l2 *l, int timeout_ms)
 	}
 	close(l->con);
 	close(l->io);
+	close(l->ctl);
 	close(l->ser_in);
 	close(l->ser_out);
 	return status == -1 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128;
@@ -369,6 +387,19 @@ static bool l2_stamp(struct l2 *l, u64 value, u64 *ns)
 	}
 }
 
+/* Forget the timing port's earlier stamps: values repeat after 128 requests. */
+static void l2_stamps_reset(struct l2 *l)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = l->io, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) != 1 ||
+		    read(l->io, l->stamps, sizeof(l->stamps[0])) <= 0)
+			break;
+	}
+	l->nstamps = 0;
+}
+
 /*
  * One request; its answer's lines, but the last two (IO, SNAP), go to
  * @lines (up to @n); the windows around the measurement to @w.
@@ -381,15 +412,7 @@ static int l2_request(struct l2 *l, char cmd, struct window *w,
 	int i = 0;
 
 	memset(w, 0, sizeof(*w));
-	/* Only this request's stamps: the values repeat after 128 requests. */
-	for (;;) {
-		struct pollfd pfd = { .fd = l->io, .events = POLLIN };
-
-		if (poll(&pfd, 1, 0) != 1 ||
-		    read(l->io, l->stamps, sizeof(l->stamps[0])) <= 0)
-			break;
-	}
-	l->nstamps = 0;
+	l2_stamps_reset(l);
 	w->before = realtime_ns();
 	if (write(l->ser_in, &cmd, 1) != 1)
 		return -1;
@@ -541,6 +564,236 @@ static bool check_snap(const struct snap *s, struct snap *first, int *bad)
 	return true;
 }
 
+/*
+ * The migration and snapshot signals.  The counters and flags as KVM
+ * (KVM_GET_VMCLOCK, through the shim) or the guest (read() of
+ * /dev/vmclock0) saw them.
+ */
+struct counters {
+	bool valid;
+	int rc;
+	unsigned long long marker, gen, flags;
+	unsigned int seq, status;
+};
+
+/* One bump of the counters by the VMM stand-in, while the guest runs. */
+struct bump {
+	bool ok;
+	u64 t0, t1;		/* CLOCK_REALTIME around KVM_SET_VMCLOCK */
+	struct counters before, after;
+	char text[512];
+};
+
+/* The guest's 'w' request around one bump */
+struct watch {
+	bool ok;		/* every answer line came, in order */
+	struct counters old, now;
+	int poll_rc;
+	unsigned int revents, poll_us, polls, hups, reads, timeout;
+	unsigned long long wait_us;
+	struct bump bump;
+	struct window w;	/* around the PHC reading after the change */
+	bool phc_in;
+	u64 t_report;		/* CLOCK_REALTIME when CHANGED arrived */
+	struct snap snap;
+};
+
+static bool parse_counters(const char *p, struct counters *c)
+{
+	c->valid = p && sscanf(p, "marker %llu gen %llu seq %u flags 0x%llx status %u",
+			       &c->marker, &c->gen, &c->seq, &c->flags,
+			       &c->status) == 5;
+	return c->valid;
+}
+
+/* "WHAT rc R marker M gen G seq S flags 0xF status X REST": REST to @rest */
+static bool parse_view(const char *line, const char *what, struct counters *c,
+		       const char **rest)
+{
+	size_t len = strlen(what);
+	int n = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (strncmp(line, what, len) ||
+	    sscanf(line + len, " rc %d %n", &c->rc, &n) != 1 || !n ||
+	    !parse_counters(line + len + n, c))
+		return false;
+	*rest = strstr(line + len + n, " status ");
+	if (*rest)
+		*rest = strchr(*rest + 8, ' ');
+	return *rest;
+}
+
+/* A command to the shim's control thread (bench/e2e/vmclock_shim.c) */
+static bool shim_command(struct l2 *l, const char *cmd, struct bump *b)
+{
+	struct pollfd pfd = { .fd = l->ctl, .events = POLLIN };
+	unsigned long long t0, t1;
+	char *p;
+	ssize_t n;
+
+	memset(b, 0, sizeof(*b));
+	n = -1;
+	if (write(l->ctl, cmd, strlen(cmd)) >= 0 && poll(&pfd, 1, 10000) == 1)
+		n = read(l->ctl, b->text, sizeof(b->text) - 1);
+	if (n <= 0) {
+		snprintf(b->text, sizeof(b->text), "no answer from the shim");
+		return false;
+	}
+	b->text[n] = 0;
+	if (sscanf(b->text, "ok set %llu %llu", &t0, &t1) != 2)
+		return false;
+	b->t0 = t0;
+	b->t1 = t1;
+	p = strstr(b->text, " before ");
+	parse_counters(p ? p + 8 : NULL, &b->before);
+	p = strstr(b->text, " after ");
+	parse_counters(p ? p + 7 : NULL, &b->after);
+	b->ok = b->before.valid && b->after.valid;
+	return b->ok;
+}
+
+static bool l2_next(struct l2 *l, char *line, size_t len)
+{
+	if (!l2_line(l, line, len, REPLY_TIMEOUT_MS, NULL))
+		return false;
+	ksft_print_msg("guest: %s\n", line);
+	return true;
+}
+
+/*
+ * The guest watches /dev/vmclock0 (poll(), read()); once it has the values
+ * before, the VMM stand-in sends @cmd to KVM; the guest reports the values it
+ * then reads, and a PHC reading right after it saw them.
+ */
+static void watch_run(struct l2 *l, const struct facts *f, const char *name,
+		      const char *cmd, struct watch *r)
+{
+	long long sec, tsc;
+	const char *rest;
+	char line[512];
+	unsigned int k;
+	long nsec;
+
+	memset(r, 0, sizeof(*r));
+	l2_stamps_reset(l);
+	r->w.before = realtime_ns();
+	if (write(l->ser_in, "w", 1) != 1 || !l2_next(l, line, sizeof(line)))
+		return;
+	if (!parse_view(line, "WATCH", &r->old, &rest) ||
+	    sscanf(rest, " poll %d revents 0x%x poll_us %u", &r->poll_rc,
+		   &r->revents, &r->poll_us) != 3)
+		return;
+
+	/* The guest is polling and reading: the VMM's signal, now. */
+	shim_command(l, cmd, &r->bump);
+	ksft_print_msg("VMM stand-in: \"%s\": %s\n", cmd, r->bump.text);
+
+	/* Whether or not it came, the guest answers within 20 s. */
+	if (!l2_next(l, line, sizeof(line)))
+		return;
+	r->t_report = realtime_ns();
+	if (!parse_view(line, "CHANGED", &r->now, &rest) ||
+	    sscanf(rest, " polls %u hup %u reads %u wait_us %llu timeout %u",
+		   &r->polls, &r->hups, &r->reads, &r->wait_us,
+		   &r->timeout) != 5)
+		return;
+	if (!l2_next(l, line, sizeof(line)))
+		return;
+	r->w.after = realtime_ns();
+	if (sscanf(line, "PHC rc 0 %lld %ld tsc %lld", &sec, &nsec, &tsc) != 3)
+		return;
+	if (!l2_next(l, line, sizeof(line)) || sscanf(line, "IO %u", &k) != 1)
+		return;
+	r->w.io = l2_stamp(l, (2 * k) & 0xff, &r->w.io_before) &&
+		  l2_stamp(l, (2 * k + 1) & 0xff, &r->w.io_after);
+	if (!l2_next(l, line, sizeof(line)) || !parse_snap(line, &r->snap))
+		return;
+	r->phc_in = check_reading(name, &r->w, tai_to_utc(sec, nsec, f->tai_offset),
+				  tsc);
+	r->ok = true;
+
+	ksft_print_msg("%s disruption_marker %llu -> %llu, vm_generation_counter %llu -> %llu (KVM: %llu -> %llu, %llu -> %llu), seq_count %u -> %u, flags 0x%llx\n",
+		       name, r->old.marker, r->now.marker, r->old.gen, r->now.gen,
+		       r->bump.before.marker, r->bump.after.marker,
+		       r->bump.before.gen, r->bump.after.gen, r->old.seq,
+		       r->now.seq, r->now.flags);
+	ksft_print_msg("%s KVM_SET_VMCLOCK took %.3f ms; from its start the guest saw the change after %.3f ms (its OUT's vCPU exit) and its report arrived after %.3f ms (serial); guest: %u poll() (%u POLLHUP), %u read(), first poll() %u us\n",
+		       name, (r->bump.t1 - r->bump.t0) / 1e6,
+		       r->w.io ? ((s64)r->w.io_before - (s64)r->bump.t0) / 1e6 : -1.0,
+		       ((s64)r->t_report - (s64)r->bump.t0) / 1e6, r->polls,
+		       r->hups, r->reads, r->poll_us);
+}
+
+/*
+ * What every signal must show: KVM took the bump, the guest read() the
+ * values KVM had before and then exactly @dmarker and @dgen more (those of
+ * KVM after), through a driver that says it gets no notification, with the
+ * page still synchronized and announcing the generation counter, and the
+ * PHC inside the host's windows right after.
+ */
+static bool watch_ok(const struct watch *r, int dmarker, int dgen)
+{
+	const struct counters *o = &r->old, *n = &r->now;
+	const struct bump *b = &r->bump;
+	u64 want = VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
+
+	return r->ok && b->ok && !o->rc && !n->rc && !r->timeout &&
+	       b->after.marker == b->before.marker + dmarker &&
+	       b->after.gen == b->before.gen + dgen &&
+	       o->marker == b->before.marker && o->gen == b->before.gen &&
+	       n->marker == o->marker + dmarker && n->gen == o->gen + dgen &&
+	       n->marker == b->after.marker && n->gen == b->after.gen &&
+	       !(n->seq & 1) && n->seq != o->seq &&
+	       n->status == VMCLOCK_STATUS_SYNCHRONIZED &&
+	       (o->flags & want) && (n->flags & want) &&
+	       !(n->flags & VMCLOCK_FLAG_NOTIFICATION_PRESENT) &&
+	       r->snap.valid && r->snap.ok && r->snap.marker == n->marker &&
+	       r->snap.status == VMCLOCK_STATUS_SYNCHRONIZED && r->phc_in;
+}
+
+/* No notification channel: poll() must say so at once, every time. */
+static bool watch_pollhup(const struct watch *r)
+{
+	return r->ok && !r->old.rc && r->poll_rc == 1 && r->revents == POLLHUP &&
+	       !(r->old.flags & VMCLOCK_FLAG_NOTIFICATION_PRESENT) &&
+	       r->polls && r->hups == r->polls;
+}
+
+static void signals_run(struct l2 *l, const struct facts *f, bool booted)
+{
+	struct watch mig = {}, snap = {}, restore = {};
+	unsigned int polls, hups, us;
+
+	if (booted)
+		watch_run(l, f, "[migration]", "bump disruption", &mig);
+	if (booted && !demo)
+		watch_run(l, f, "[snapshot]", "bump generation", &snap);
+	if (booted && !demo)
+		watch_run(l, f, "[restore]", "bump disruption generation",
+			  &restore);
+
+	polls = mig.polls + snap.polls + restore.polls;
+	hups = mig.hups + snap.hups + restore.hups;
+	us = max(mig.poll_us, max(snap.poll_us, restore.poll_us));
+	ksft_test_result(watch_pollhup(&mig) &&
+			 (demo || (watch_pollhup(&snap) && watch_pollhup(&restore))),
+			 "guest: no notification channel (QEMU 10's device has no ACPI Notify; no eventfd attached): page without VMCLOCK_FLAG_NOTIFICATION_PRESENT, poll() on /dev/vmclock0 returns POLLHUP at once (first poll() up to %u us), every time (%u of %u)\n",
+			 us, hups, polls);
+	ksft_test_result(watch_ok(&mig, 1, 0),
+			 "live migration signal: KVM_SET_VMCLOCK BUMP_DISRUPTION on QEMU's VM while the guest runs; the guest's read() of /dev/vmclock0 sees disruption_marker %llu -> %llu, generation unchanged, PHC inside the host's windows after\n",
+			 mig.old.marker, mig.now.marker);
+	if (demo)
+		return;
+	ksft_test_result(watch_ok(&snap, 0, 1),
+			 "snapshot signal: KVM_SET_VMCLOCK BUMP_VM_GENERATION; the guest reads vm_generation_counter %llu -> %llu (VM_GEN_COUNTER_PRESENT), marker unchanged, PHC inside the host's windows after\n",
+			 snap.old.gen, snap.now.gen);
+	ksft_test_result(watch_ok(&restore, 1, 1),
+			 "snapshot restore signal (api.rst: both bumps): the guest reads disruption_marker %llu -> %llu and vm_generation_counter %llu -> %llu in one update, PHC inside the host's windows after\n",
+			 restore.old.marker, restore.now.marker, restore.old.gen,
+			 restore.now.gen);
+}
+
 static void main_run(void)
 {
 	int readings = demo ? 5 : 10, in = 0, n, bad_snap = 0, status;
@@ -670,6 +923,8 @@ static void main_run(void)
 			 "guest page: seq_count even, advancing when the host's frequency changed (%u to %u), disruption marker unchanged, status synchronized\n",
 			 seq_first, seq_last);
 
+	signals_run(&l, &f, booted);
+
 	if (booted && write(l.ser_in, "q", 1) != 1)
 		booted = false;
 	status = started ? l2_wait(&l, booted ? 60000 : 1000) : -1;
@@ -684,7 +939,7 @@ int main(int argc, char *argv[])
 
 	demo = argc > 1 && !strcmp(argv[1], "--demo");
 	ksft_print_header();
-	ksft_set_plan(demo ? 9 : 10);
+	ksft_set_plan(demo ? 11 : 14);
 
 	if (access(E2E_QEMU, X_OK) || access(E2E_DIR "/l2.gz", R_OK) ||
 	    access(E2E_DIR "/bzImage", R_OK) || access(E2E_DIR "/vmclock_shim.so", R_OK))

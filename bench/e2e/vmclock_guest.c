@@ -12,6 +12,9 @@
  * Requests:  'p'  read the PHC (clock_gettime on its clockid) and the TSC
  *            'x'  PTP_SYS_OFFSET_PRECISE
  *            'e'  PTP_SYS_OFFSET_EXTENDED
+ *            'w'  watch /dev/vmclock0 for a new disruption_marker or
+ *                 vm_generation_counter (the host's migration or snapshot
+ *                 signal), then read the PHC
  *            'q'  quit
  * Each answer also carries a snapshot of the page mapped from
  * /dev/vmclock0, read with the seq_count protocol.
@@ -31,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
@@ -42,6 +46,8 @@
 #define FD_TO_CLOCKID(fd)	((~(clockid_t)(fd) << 3) | 3)
 #define SEQ_WAIT_NS		100000000ULL	/* give up on an odd seq_count */
 #define IO_PORT			0x4f0
+#define WATCH_NS		20000000000ULL	/* 'w' gives up after 20 s */
+#define POLL_MS			10000	/* poll()'s timeout: it should not wait */
 
 static int ser = -1;
 static int io_fd = -1;
@@ -232,6 +238,104 @@ static void ptp_time(const char *what, const struct ptp_clock_time *t)
 	say("%s %lld %u", what, (long long)t->sec, t->nsec);
 }
 
+/* The fields of the page that 'w' watches, as read() of /dev/vmclock0 gives them. */
+struct view {
+	int rc;
+	uint64_t marker, gen, flags;
+	uint32_t seq;
+	uint8_t status;
+};
+
+/* read() from offset 0: the driver copies the page with the seq_count protocol. */
+static void view_read(int fd, struct view *v)
+{
+	struct vmclock_abi abi;
+	ssize_t n = pread(fd, &abi, sizeof(abi), 0);
+
+	v->rc = n == sizeof(abi) ? 0 : n < 0 ? -errno : -EIO;
+	v->marker = abi.disruption_marker;
+	v->gen = abi.vm_generation_counter;
+	v->flags = abi.flags;
+	v->seq = abi.seq_count;
+	v->status = abi.clock_status;
+}
+
+static void say_view(const char *what, const struct view *v, const char *more)
+{
+	say("%s rc %d marker %llu gen %llu seq %u flags 0x%llx status %u %s",
+	    what, v->rc, (unsigned long long)v->marker,
+	    (unsigned long long)v->gen, v->seq, (unsigned long long)v->flags,
+	    v->status, more);
+}
+
+/*
+ * 'w': what a guest daemon does to learn of a migration or a snapshot
+ * restore.  poll() on /dev/vmclock0 sleeps until the device notifies, but
+ * only if the page has VMCLOCK_FLAG_NOTIFICATION_PRESENT; without it the
+ * driver returns POLLHUP at once ("no notifications: re-read").  So: poll(),
+ * then read(), until disruption_marker or vm_generation_counter changes.
+ * WATCH (the values before, the first poll()) tells the host to bump;
+ * CHANGED the values after, then the PHC reading as for 'p', bracketed by
+ * OUTs 2k (the change seen) and 2k + 1.
+ */
+static void watch(uint32_t k, int pfd, clockid_t clkid)
+{
+	unsigned int polls = 0, hups = 0, reads = 0, timeout = 0;
+	struct pollfd p = { .events = POLLIN };
+	struct view old, now;
+	uint64_t t, deadline;
+	struct timespec ts;
+	char more[160];
+	uint64_t tsc;
+	int pr, r;
+
+	p.fd = open("/dev/vmclock0", O_RDONLY);
+	if (p.fd < 0) {
+		say("WATCH rc %d", -errno);
+		return;
+	}
+	view_read(p.fd, &old);
+	t = mono_ns();
+	pr = poll(&p, 1, POLL_MS);
+	t = mono_ns() - t;
+	snprintf(more, sizeof(more), "poll %d revents 0x%x poll_us %llu", pr,
+		 p.revents, (unsigned long long)(t / 1000));
+	say_view("WATCH", &old, more);
+
+	t = mono_ns();
+	deadline = t + WATCH_NS;
+	for (;;) {
+		p.revents = 0;
+		polls++;
+		if (poll(&p, 1, POLL_MS) == 1 && p.revents == POLLHUP)
+			hups++;
+		reads++;
+		view_read(p.fd, &now);
+		if (now.rc || now.marker != old.marker || now.gen != old.gen)
+			break;
+		if (mono_ns() > deadline) {
+			timeout = 1;
+			break;
+		}
+		usleep(1000);
+	}
+	io_mark(2 * k);
+	r = pfd < 0 ? -ENODEV : clock_gettime(clkid, &ts) ? -errno : 0;
+	tsc = rdtsc();
+	io_mark(2 * k + 1);
+	t = mono_ns() - t;
+	snprintf(more, sizeof(more), "polls %u hup %u reads %u wait_us %llu timeout %u",
+		 polls, hups, reads, (unsigned long long)(t / 1000), timeout);
+	say_view("CHANGED", &now, more);
+	if (r)
+		say("PHC rc %d", r);
+	else
+		say("PHC rc 0 %lld %ld tsc %llu", (long long)ts.tv_sec,
+		    ts.tv_nsec, (unsigned long long)tsc);
+	say("IO %u", k);
+	close(p.fd);
+}
+
 int main(int argc, char **argv)
 {
 	const volatile struct vmclock_abi *clk = NULL;
@@ -333,6 +437,9 @@ int main(int argc, char **argv)
 				ptp_time("XPOST", &xe.ts[0][2]);
 			}
 			say("IO %u", k);
+			say_snap(clk);
+		} else if (c == 'w') {
+			watch(k, pfd, clkid);
 			say_snap(clk);
 		} else if (c == 'q') {
 			say("BYE");

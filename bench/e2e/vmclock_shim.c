@@ -34,12 +34,31 @@
  * CLOCK_REALTIME read right then: the vCPU does not run again before it, so
  * two such OUTs bracket whatever the guest did in between.  (QEMU then
  * handles the OUT as usual: nothing is at that port.)
+ *
+ * The VMM's migration and snapshot signals, on request: with
+ * VMCLOCK_SHIM_CTL_FD=N (one end of an AF_UNIX SOCK_SEQPACKET socketpair,
+ * inherited like the timing fd), a thread started at the first KVM_RUN
+ * reads one command per message and answers with one line, while the
+ * guest runs:
+ *   "get"                       KVM_GET_VMCLOCK only
+ *   "bump disruption"           KVM_SET_VMCLOCK with KVM_VMCLOCK_FLAG_BUMP_DISRUPTION
+ *   "bump generation"           ... with KVM_VMCLOCK_FLAG_BUMP_VM_GENERATION
+ *   "bump disruption generation" both (a snapshot restore, per api.rst)
+ * Each KVM_SET_VMCLOCK repeats the configuration of the first call
+ * (automatic mode, the same address, page flag VM_GEN_COUNTER_PRESENT, no
+ * eventfd), as a VMM does on a migration's destination or after a restore.
+ * The answer: "ok set T0 T1 before K after K" (T0, T1: the host's
+ * CLOCK_REALTIME in ns just before and after the ioctl; K: "marker M gen G
+ * seq S flags 0xF status X" from KVM_GET_VMCLOCK), or "error ...".  Not a
+ * signal: QEMU uses SIGUSR1 for its own vCPU kicks.  A real VMM would do
+ * this in its migration and snapshot code instead.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,6 +74,8 @@
 #define SHIM_MAX_SLOTS	64
 #define SHIM_MAX_VCPUS	8
 #define VMCLOCK_SHIM_IO_PORT	0x4f0
+/* The page flags this VMM sets: it bumps the generation on every restore. */
+#define SHIM_PAGE_FLAGS		VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT
 
 struct shim_io_stamp {
 	uint64_t value;		/* what the guest wrote */
@@ -73,6 +94,7 @@ static void *(*real_mmap)(void *addr, size_t len, int prot, int flags, int fd,
 			  off_t off);
 static int shim_vm_fd = -1;
 static int shim_io_fd = -2;		/* -2: not looked up yet */
+static uint64_t shim_gpa;		/* the page's address once KVM has it */
 static struct {
 	bool used;
 	int fd;
@@ -183,6 +205,7 @@ static void shim_set_vmclock(void)
 
 	cap = real_ioctl(shim_vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_VMCLOCK);
 	vc.gpa = s.gpa;
+	vc.clock.flags = SHIM_PAGE_FLAGS;
 	r = real_ioctl(shim_vm_fd, KVM_SET_VMCLOCK, &vc);
 	if (r) {
 		shim_report("vmclock_shim: KVM_SET_VMCLOCK gpa 0x%llx (memslot %u): error %d (%s), KVM_CAP_VMCLOCK %d",
@@ -190,6 +213,7 @@ static void shim_set_vmclock(void)
 			    strerror(errno), cap);
 		return;
 	}
+	shim_gpa = s.gpa;
 	r = real_ioctl(shim_vm_fd, KVM_GET_VMCLOCK, &got);
 	shim_report("vmclock_shim: KVM_SET_VMCLOCK gpa 0x%llx (memslot %u, found by QEMU's header) at the first KVM_RUN: ok; KVM_GET_VMCLOCK %d: mode %u gpa 0x%llx status %u seq %u marker %llu flags 0x%llx tai_offset %d",
 		    (unsigned long long)s.gpa, s.slot, r, got.mode,
@@ -198,6 +222,120 @@ static void shim_set_vmclock(void)
 		    (unsigned long long)got.clock.disruption_marker,
 		    (unsigned long long)got.clock.flags,
 		    (int16_t)got.clock.tai_offset_sec);
+}
+
+static uint64_t shim_realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int shim_kvm_view(char *buf, size_t len)
+{
+	struct kvm_vmclock got = {};
+
+	if (real_ioctl(shim_vm_fd, KVM_GET_VMCLOCK, &got))
+		return snprintf(buf, len, "KVM_GET_VMCLOCK error %d", errno);
+	return snprintf(buf, len, "marker %llu gen %llu seq %u flags 0x%llx status %u",
+			(unsigned long long)got.clock.disruption_marker,
+			(unsigned long long)got.clock.vm_generation_counter,
+			got.clock.seq_count,
+			(unsigned long long)got.clock.flags,
+			got.clock.clock_status);
+}
+
+/* One control command (see the top of the file); its answer into @out. */
+static void shim_ctl_command(char *cmd, char *out, size_t len)
+{
+	struct kvm_vmclock vc = {
+		.mode = KVM_VMCLOCK_MODE_AUTO,
+		.gpa = shim_gpa,
+		.clock.flags = SHIM_PAGE_FLAGS,
+	};
+	char before[160], after[160], *tok, *save;
+	uint64_t t0, t1;
+	int r;
+
+	tok = strtok_r(cmd, "\n ", &save);
+	if (!tok || (strcmp(tok, "get") && strcmp(tok, "bump"))) {
+		snprintf(out, len, "error unknown command");
+		return;
+	}
+	if (!shim_gpa) {
+		snprintf(out, len, "error KVM_SET_VMCLOCK not in effect");
+		return;
+	}
+	if (!strcmp(tok, "get")) {
+		shim_kvm_view(before, sizeof(before));
+		snprintf(out, len, "ok %s", before);
+		return;
+	}
+	while ((tok = strtok_r(NULL, "\n ", &save))) {
+		if (!strcmp(tok, "disruption")) {
+			vc.flags |= KVM_VMCLOCK_FLAG_BUMP_DISRUPTION;
+		} else if (!strcmp(tok, "generation")) {
+			vc.flags |= KVM_VMCLOCK_FLAG_BUMP_VM_GENERATION;
+		} else {
+			snprintf(out, len, "error unknown counter %s", tok);
+			return;
+		}
+	}
+	shim_kvm_view(before, sizeof(before));
+	t0 = shim_realtime_ns();
+	r = real_ioctl(shim_vm_fd, KVM_SET_VMCLOCK, &vc);
+	t1 = shim_realtime_ns();
+	if (r) {
+		snprintf(out, len, "error KVM_SET_VMCLOCK flags 0x%x: %d (%s)",
+			 vc.flags, errno, strerror(errno));
+		return;
+	}
+	shim_kvm_view(after, sizeof(after));
+	snprintf(out, len, "ok set %llu %llu before %s after %s",
+		 (unsigned long long)t0, (unsigned long long)t1, before, after);
+}
+
+static void *shim_ctl_thread(void *arg)
+{
+	int fd = (intptr_t)arg;
+	char cmd[128], out[512];
+	ssize_t n;
+
+	while ((n = read(fd, cmd, sizeof(cmd) - 1)) > 0) {
+		cmd[n] = 0;
+		shim_ctl_command(cmd, out, sizeof(out));
+		if (write(fd, out, strlen(out)) < 0)
+			break;
+	}
+	close(fd);
+	return NULL;
+}
+
+/* The control thread, with every signal blocked: they are QEMU's. */
+static void shim_ctl_start(void)
+{
+	const char *env = getenv("VMCLOCK_SHIM_CTL_FD");
+	sigset_t all, old;
+	pthread_t t;
+	int fd;
+
+	if (!env)
+		return;
+	fd = atoi(env);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_create(&t, NULL, shim_ctl_thread, (void *)(intptr_t)fd))
+		shim_report("vmclock_shim: no control thread");
+	else
+		pthread_detach(t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void shim_first_run(void)
+{
+	shim_set_vmclock();
+	shim_ctl_start();
 }
 
 /* A vCPU file descriptor (KVM_CREATE_VCPU), and later its struct kvm_run. */
@@ -296,7 +434,7 @@ int ioctl(int fd, unsigned long req, ...)
 	}
 
 	if (req == KVM_RUN)
-		pthread_once(&shim_once, shim_set_vmclock);
+		pthread_once(&shim_once, shim_first_run);
 
 	r = real_ioctl(fd, req, arg);
 	if (r < 0)
