@@ -37,7 +37,7 @@ if [ ! -f "$deb/.complete" ]; then
 	      -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache"
 	      -o "Dir::Cache::Archives=$apt/archives" -o "APT::Architecture=amd64"
 	      -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root")
-	pkgs=(linux-binary-$KREL linux-base-$KREL linux-modules-$KREL linux-headers-$KREL)
+	pkgs=("linux-binary-$KREL" "linux-base-$KREL" "linux-modules-$KREL" "linux-headers-$KREL")
 	log "fetching Debian's kernel $KREL ($LINUX_DEB_VERSION) from $mirror trixie-backports (private apt configuration)"
 	apt-get "${opts[@]}" update -qq >&2
 	(cd "$apt/debs" && apt-get "${opts[@]}" -qq download "${pkgs[@]/%/=$LINUX_DEB_VERSION}" >&2)
