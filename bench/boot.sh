@@ -4,8 +4,9 @@
 . "$(dirname "$0")/lib.sh"
 variant=${1:-fast} logf=${2:-$BUILD/check-$variant.log}
 kernel=$BUILD/kbuild-$variant/arch/x86/boot/bzImage
+[ "$variant" != demo ] || kernel=$BUILD/kbuild-demo/vmlinuz   # Debian's (bench/demo-kernel.sh)
 # TCG with KASAN and lockdep is slow: give the debug kernel more time.
-limit=${BOOT_TIMEOUT:-$([ "$variant" = fast ] && echo 900 || echo 2400)}
+limit=${BOOT_TIMEOUT:-$([ "$variant" = debug ] && echo 2400 || echo 900)}
 # kvm.tsc_tolerance_ppm: built-in KVM takes its default guest TSC rate from the early TSC
 # calibration, which TCG's PIT makes imprecise; when the refined rate differs by more
 # than KVM's 250 ppm, every VM gets TSC catch-up (or no valid ratio), although the guest

@@ -2,7 +2,10 @@
 # Pack the bench VM's initramfs: busybox, bench/init, the selftests of bench/tests.conf
 # and the shared libraries they need, and the end-to-end test's nested guest with the
 # kernel of VARIANT (bench/e2e.sh). Usage: bench/initramfs.sh [VARIANT]. Output: build/initrd.gz
+# VARIANT demo: Debian's kernel (bench/demo-kernel.sh): only the demo's test, and the KVM
+# modules, which /init loads in the order of /modules/load.
 . "$(dirname "$0")/lib.sh"
+variant=${1:-fast}
 root=$BUILD/initramfs
 rm -rf "$root" && mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,tests,lib64,etc}
 cp /bin/busybox "$root/bin/busybox"
@@ -10,7 +13,15 @@ for a in $("$root/bin/busybox" --list); do
 	[ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"
 done
 install -m 0755 "$TOP/bench/init" "$root/init"
-grep -v '^\s*\(#\|$\)' "$TOP/bench/tests.conf" >"$root/tests.conf"
+if [ "$variant" = demo ]; then
+	echo x86/vmclock_e2e >"$root/tests.conf"
+	mkdir -p "$root/modules"
+	for m in irqbypass kvm ccp kvm-amd; do cp "$BUILD/kbuild-demo/modules/$m.ko" "$root/modules/"; done
+	# kvm.tsc_tolerance_ppm of bench/boot.sh: a module takes it at insmod, not from the command line
+	printf '%s\n' irqbypass.ko "kvm.ko tsc_tolerance_ppm=5000" ccp.ko kvm-amd.ko >"$root/modules/load"
+else
+	grep -v '^\s*\(#\|$\)' "$TOP/bench/tests.conf" >"$root/tests.conf"
+fi
 copy_libs() {
 	ldd "$1" 2>/dev/null | grep -o '/[^ ]*' | while read -r l; do
 		[ -f "$root$l" ] || { mkdir -p "$root$(dirname "$l")"; cp -L "$l" "$root$l"; }
@@ -22,9 +33,11 @@ awk '{ print $1 }' "$root/tests.conf" | sort -u | while read -r t; do
 	cp "$BUILD/selftests/$t" "$root/tests/$t"
 	copy_libs "$BUILD/selftests/$t"
 done
-cp "$BUILD/selftests/x86/vmclock_bench" "$root/tests/x86/" && copy_libs "$BUILD/selftests/x86/vmclock_bench"
+if [ "$variant" != demo ]; then
+	cp "$BUILD/selftests/x86/vmclock_bench" "$root/tests/x86/" && copy_libs "$BUILD/selftests/x86/vmclock_bench"
+fi
 # The end-to-end test's QEMU 10, nested guest and VMM stand-in (tests/x86/vmclock_e2e runs them).
-"$TOP/bench/e2e.sh" "$root" "${1:-fast}"
+"$TOP/bench/e2e.sh" "$root" "$variant"
 # pthread_cancel() dlopen()s libgcc_s (xen_shinfo_test needs it).
 gcc_s=$(realpath "$(dirname "$(ldd /bin/true | grep -o '/[^ ]*libc.so.6')")/libgcc_s.so.1")
 mkdir -p "$root$(dirname "$gcc_s")" && cp "$gcc_s" "$root$(dirname "$gcc_s")/libgcc_s.so.1"

@@ -32,3 +32,25 @@ series_hash() {
 		LC_ALL=C sort | while read -r f; do [ -f "$f" ] && sha256sum "$f"; done
 	 echo "$LINUX_SHA256") | sha256sum | cut -c1-16
 }
+
+# The first Debian mirror that this machine's apt sources name for the bookworm or trixie
+# suite (one-line .list entries or deb822 .sources blocks), as bench/fetch-base.sh finds it.
+debian_mirror() {
+	{ cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		awk '$1 == "deb" { u = ""; for (i = 2; i <= NF; i++) {
+			if (u == "" && $i ~ /^(https?|file):/) u = $i
+			else if (u != "" && ($i == "bookworm" || $i == "trixie")) { print u; exit } } }' || true
+	  cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+		awk 'BEGIN { RS = ""; FS = "\n" }
+		     { u = ""; s = 0
+		       for (i = 1; i <= NF; i++) {
+			if ($i ~ /^URIs:/) { split($i, a, " "); u = a[2] }
+			if ($i ~ /^Suites:/ && $i ~ /[ \t](bookworm|trixie)([ \t]|$)/) s = 1 }
+		       if (u != "" && s) { print u; exit } }' || true
+	} | head -n1
+}
+
+# A field of a kernel module's .modinfo (no modinfo(8) needed).
+modinfo_field() {
+	objcopy -O binary -j .modinfo "$1" /dev/stdout | tr '\0' '\n' | sed -n "s/^$2=//p"
+}

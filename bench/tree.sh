@@ -4,7 +4,11 @@
 # taken whole from the repository's kernel-path folders; edits to upstream files come
 # from the diff part of each patch.
 . "$(dirname "$0")/lib.sh"
-"$TOP/bench/guard.sh"
+if git -C "$SRC" rev-parse -q --verify refs/tags/base >/dev/null 2>&1; then
+	"$TOP/bench/guard.sh"
+else	# the base is checked once it is a repository, below
+	GUARD_DEFER_BASE=1 "$TOP/bench/guard.sh"
+fi
 want=$(series_hash)
 if [ -d "$SRC/.git" ] && { [ -n "$(git -C "$SRC" status --porcelain --untracked-files=no)" ] ||
 	[ -n "$(git -C "$SRC" ls-files -o --exclude-standard)" ]; }; then
@@ -31,6 +35,7 @@ if ! git -C "$SRC" rev-parse -q --verify refs/tags/base >/dev/null 2>&1; then
 	 git config core.untrackedCache true && git add -A -f &&
 	 git commit -q -m "Linux 7.3.4 (Debian linux-source-7.3 $LINUX_DEB_VERSION)" && git tag base)
 	mv "$SRC.tmp" "$SRC"
+	"$TOP/bench/guard.sh"
 fi
 
 cd "$SRC"
