@@ -7,10 +7,10 @@
  *     (host TSC, CLOCK_REALTIME) pairs, in steady state and across
  *     adjtimex(ADJ_FREQUENCY) changes;
  *  2. page rewrites per second per VM: steady state, one ADJ_FREQUENCY
- *     change per second (with the bench VM's CPUs idle, and with one of
- *     them busy so that the host's tick is not stopped: a host running
- *     guests), and with vmclock_max_error_ns=0 (a rewrite on every
- *     timekeeper notifier call);
+ *     change per second (2-12 ppm with the bench VM's CPUs idle, and with
+ *     one of them busy so that the host's tick is not stopped, as on a
+ *     host running guests; 100 ppb, an NTP daemon's size, busy), and with
+ *     vmclock_max_error_ns=0 (a rewrite on every timekeeper notifier call);
  *  3. guest read cost: a vmclock read, a KVM_HC_CLOCK_PAIRING hypercall and
  *     a kvmclock read, timed with the TSC in one guest, and their guest
  *     instructions counted by single-stepping the guest;
@@ -297,15 +297,21 @@ static void restore_on_signal(int sig)
 	_exit(128 + sig);
 }
 
-/* @ppm on top of the original frequency */
-static void set_freq(long ppm)
+/* @scaled (ppm << 16) on top of the original frequency */
+static void set_freq_scaled(long scaled)
 {
 	struct timex tx = { .modes = ADJ_FREQUENCY };
 
-	tx.freq = orig_timex.freq + ppm * 65536;
+	tx.freq = orig_timex.freq + scaled;
 	freq_changed = true;
 	TEST_ASSERT(adjtimex(&tx) >= 0, "adjtimex(ADJ_FREQUENCY) errno %d",
 		    errno);
+}
+
+/* @ppm on top of the original frequency */
+static void set_freq(long ppm)
+{
+	set_freq_scaled(ppm * 65536);
 }
 
 /* -6, -4, ... +6 ppm: consecutive values always differ */
@@ -313,6 +319,9 @@ static long freq_step_ppm(unsigned int i)
 {
 	return ((long)(i % 7) - 3) * 2;
 }
+
+/* +50, -50, +50... ppb: the size of an NTP daemon's corrections */
+#define SMALL_STEP_SCALED	(65536 / 20)
 
 /* Read a VM stat by name; false if KVM does not have it. */
 static bool vm_stat_read(struct kvm_vm *vm, const char *name, u64 *val)
@@ -507,8 +516,10 @@ static void *spin(void *arg)
  * CPU idle, ticks come late and the host's own CLOCK_REALTIME strays from
  * its NTP line by up to one mult unit times the gap, which the page follows.
  */
+enum rate_freq { RATE_STEADY, RATE_PPM, RATE_PPB };
+
 static void run_rate(struct kvm_vm *vm, const struct vmclock_abi *page,
-		     bool freq, bool busy, struct rate *r)
+		     enum rate_freq freq, bool busy, struct rate *r)
 {
 	u64 s0 = 0, s1 = 0, t0, t1;
 	pthread_t spinner;
@@ -528,8 +539,10 @@ static void run_rate(struct kvm_vm *vm, const struct vmclock_abi *page,
 	for (i = 0; i < RATE_WINDOW_S; i++) {
 		u64 until = t0 + (i + 1) * NSEC_PER_SEC, t;
 
-		if (freq)
+		if (freq == RATE_PPM)
 			set_freq(freq_step_ppm(i));
+		else if (freq == RATE_PPB)
+			set_freq_scaled(i & 1 ? -SMALL_STEP_SCALED : SMALL_STEP_SCALED);
 		while ((t = mono_ns()) < until)
 			usleep((until - t) / 1000 + 1);
 	}
@@ -537,7 +550,7 @@ static void run_rate(struct kvm_vm *vm, const struct vmclock_abi *page,
 	if (r->has_stat)
 		vm_stat_read(vm, STAT_UPDATES, &s1);
 	t1 = mono_ns();
-	if (freq)
+	if (freq != RATE_STEADY)
 		restore_host();
 	if (busy) {
 		spin_stop = true;
@@ -853,7 +866,7 @@ int main(void)
 	static const int nr_vms[] = { 1, 64, 512 };
 	struct rlimit nofile = { 4096, 4096 };
 	struct kvm_clock_data clock = {};
-	struct rate steady = {}, freq = {}, freq_busy = {}, naive = {};
+	struct rate steady = {}, freq = {}, freq_busy = {}, small = {}, naive = {};
 	struct pass_cost pc[ARRAY_SIZE(nr_vms)];
 	struct accuracy acc_steady, acc_freq;
 	char max_error[48] = "", cs[32] = "";
@@ -906,19 +919,23 @@ int main(void)
 	/* The frequency restored is a change too: let its rewrites pass. */
 	sleep(RATE_SETTLE_S);
 	fprintf(stderr, "# 2: rewrites, steady state, %d s\n", RATE_WINDOW_S);
-	run_rate(vm, page, false, false, &steady);
+	run_rate(vm, page, RATE_STEADY, false, &steady);
 	fprintf(stderr, "# 2: rewrites, one ADJ_FREQUENCY change per second, %d s\n",
 		RATE_WINDOW_S);
-	run_rate(vm, page, true, false, &freq);
+	run_rate(vm, page, RATE_PPM, false, &freq);
 	sleep(RATE_SETTLE_S);
 	fprintf(stderr, "# 2: rewrites, one ADJ_FREQUENCY change per second, a CPU busy, %d s\n",
 		RATE_WINDOW_S);
-	run_rate(vm, page, true, true, &freq_busy);
+	run_rate(vm, page, RATE_PPM, true, &freq_busy);
+	sleep(RATE_SETTLE_S);
+	fprintf(stderr, "# 2: rewrites, one 50 ppb ADJ_FREQUENCY change per second, a CPU busy, %d s\n",
+		RATE_WINDOW_S);
+	run_rate(vm, page, RATE_PPB, true, &small);
 	if (has_param && write_file(PARAM_MAX_ERROR, "0")) {
 		fprintf(stderr, "# 2: rewrites, vmclock_max_error_ns=0, %d s\n",
 			RATE_WINDOW_S);
 		max_error_changed = true;
-		run_rate(vm, page, false, false, &naive);
+		run_rate(vm, page, RATE_STEADY, false, &naive);
 		restore_host();
 	} else if (has_param) {
 		fprintf(stderr, "# cannot write 0 to %s\n", PARAM_MAX_ERROR);
@@ -971,8 +988,9 @@ int main(void)
 	printf("| | **rewrites** (%d s each, 1 VM) | **page writes/s (seq_count)** | **vmclock_updates/s (stat)** |\n",
 	       RATE_WINDOW_S);
 	print_rate_row("steady state", &steady);
-	print_rate_row("one ADJ_FREQUENCY change per second, bench VM idle", &freq);
-	print_rate_row("one ADJ_FREQUENCY change per second, one CPU busy", &freq_busy);
+	print_rate_row("one ADJ_FREQUENCY change (2-12 ppm) per second, bench VM idle", &freq);
+	print_rate_row("one ADJ_FREQUENCY change (2-12 ppm) per second, one CPU busy", &freq_busy);
+	print_rate_row("one ADJ_FREQUENCY change (100 ppb) per second, one CPU busy", &small);
 	print_rate_row("rewrite on every notifier call (vmclock_max_error_ns=0)",
 		       &naive);
 
