@@ -5,22 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 out=$BUILD/apt
 mkdir -p "$out"/{lists/partial,archives/partial,etc}
-# The first Debian mirror that this machine's apt sources name for the bookworm or
-# trixie suite (one-line .list entries or deb822 .sources blocks): the first deb line may be another
-# vendor's repository. A Debian mirror also serves trixie-backports.
-mirror=$(
-	{ cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-		awk '$1 == "deb" { u = ""; for (i = 2; i <= NF; i++) {
-			if (u == "" && $i ~ /^(https?|file):/) u = $i
-			else if (u != "" && ($i == "bookworm" || $i == "trixie")) { print u; exit } } }'
-	  cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
-		awk 'BEGIN { RS = ""; FS = "\n" }
-		     { u = ""; s = 0
-		       for (i = 1; i <= NF; i++) {
-			if ($i ~ /^URIs:/) { split($i, a, " "); u = a[2] }
-			if ($i ~ /^Suites:/ && $i ~ /[ \t](bookworm|trixie)([ \t]|$)/) s = 1 }
-		       if (u != "" && s) { print u; exit } }'
-	} | head -n1)
+# A Debian mirror from this machine's apt sources (lib.sh); it also serves trixie-backports.
+mirror=$(debian_mirror)
 [ -n "$mirror" ] || die "no Debian mirror found in this machine's apt sources"
 echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie-backports main" \
 	>"$out/etc/sources.list"

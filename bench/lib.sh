@@ -34,7 +34,8 @@ series_hash() {
 }
 
 # The first Debian mirror that this machine's apt sources name for the bookworm or trixie
-# suite (one-line .list entries or deb822 .sources blocks), as bench/fetch-base.sh finds it.
+# suite (one-line .list entries or deb822 .sources blocks): the first deb line may be
+# another vendor's repository. Used by fetch-base.sh, qemu10.sh and demo-kernel.sh.
 debian_mirror() {
 	{ cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
 		awk '$1 == "deb" { u = ""; for (i = 2; i <= NF; i++) {

@@ -14,22 +14,9 @@ if [ -x "$dest/usr/bin/qemu-system-x86_64" ] && [ -f "$dest/.complete" ]; then
 	exit 0
 fi
 
-# The first Debian mirror that this machine's apt sources name for the bookworm suite
-# (one-line .list entries or deb822 .sources blocks).
-mirror=$(
-	{ cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-		awk '$1 == "deb" { u = ""; for (i = 2; i <= NF; i++) {
-			if (u == "" && $i ~ /^(https?|file):/) u = $i
-			else if (u != "" && $i == "bookworm") { print u; exit } } }'
-	  cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
-		awk 'BEGIN { RS = ""; FS = "\n" }
-		     { u = ""; s = 0
-		       for (i = 1; i <= NF; i++) {
-			if ($i ~ /^URIs:/) { split($i, a, " "); u = a[2] }
-			if ($i ~ /^Suites:/ && $i ~ /[ \t]bookworm([ \t]|$)/) s = 1 }
-		       if (u != "" && s) { print u; exit } }'
-	} | head -n1)
-[ -n "$mirror" ] || die "no Debian bookworm mirror found in this machine's apt sources"
+# A Debian mirror from this machine's apt sources (lib.sh); it also serves bookworm-backports.
+mirror=$(debian_mirror)
+[ -n "$mirror" ] || die "no Debian mirror found in this machine's apt sources"
 
 apt=$BUILD/apt-qemu10
 rm -rf "$apt" && mkdir -p "$apt"/{lists/partial,archives/partial,cache,etc,debs}
