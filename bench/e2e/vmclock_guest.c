@@ -268,6 +268,29 @@ static void say_view(const char *what, const struct view *v, const char *more)
 	    v->status, more);
 }
 
+/* One PHC reading between two port I/O marks (2k, 2k + 1): 0 or -errno. */
+static int phc_read(uint32_t k, int pfd, clockid_t clkid, struct timespec *ts,
+		    uint64_t *tsc)
+{
+	int r;
+
+	io_mark(2 * k);
+	r = pfd < 0 ? -ENODEV : clock_gettime(clkid, ts) ? -errno : 0;
+	*tsc = rdtsc();
+	io_mark(2 * k + 1);
+	return r;
+}
+
+static void say_phc(int r, const struct timespec *ts, uint64_t tsc, uint32_t k)
+{
+	if (r)
+		say("PHC rc %d", r);
+	else
+		say("PHC rc 0 %lld %ld tsc %llu", (long long)ts->tv_sec,
+		    ts->tv_nsec, (unsigned long long)tsc);
+	say("IO %u", k);
+}
+
 /*
  * 'w': what a guest daemon does to learn of a migration or a snapshot
  * restore.  poll() on /dev/vmclock0 sleeps until the device notifies, but
@@ -319,20 +342,12 @@ static void watch(uint32_t k, int pfd, clockid_t clkid)
 		}
 		usleep(1000);
 	}
-	io_mark(2 * k);
-	r = pfd < 0 ? -ENODEV : clock_gettime(clkid, &ts) ? -errno : 0;
-	tsc = rdtsc();
-	io_mark(2 * k + 1);
+	r = phc_read(k, pfd, clkid, &ts, &tsc);
 	t = mono_ns() - t;
 	snprintf(more, sizeof(more), "polls %u hup %u reads %u wait_us %llu timeout %u",
 		 polls, hups, reads, (unsigned long long)(t / 1000), timeout);
 	say_view("CHANGED", &now, more);
-	if (r)
-		say("PHC rc %d", r);
-	else
-		say("PHC rc 0 %lld %ld tsc %llu", (long long)ts.tv_sec,
-		    ts.tv_nsec, (unsigned long long)tsc);
-	say("IO %u", k);
+	say_phc(r, &ts, tsc, k);
 	close(p.fd);
 }
 
@@ -391,16 +406,8 @@ int main(int argc, char **argv)
 			uint64_t tsc;
 			int r;
 
-			io_mark(2 * k);
-			r = pfd < 0 ? -ENODEV : clock_gettime(clkid, &ts) ? -errno : 0;
-			tsc = rdtsc();
-			io_mark(2 * k + 1);
-			if (r)
-				say("PHC rc %d", r);
-			else
-				say("PHC rc 0 %lld %ld tsc %llu", (long long)ts.tv_sec,
-				    ts.tv_nsec, (unsigned long long)tsc);
-			say("IO %u", k);
+			r = phc_read(k, pfd, clkid, &ts, &tsc);
+			say_phc(r, &ts, tsc, k);
 			say_snap(clk);
 		} else if (c == 'x') {
 			struct ptp_sys_offset_precise xp;
