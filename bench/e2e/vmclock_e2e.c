@@ -50,6 +50,8 @@
 #include <sys/timex.h>
 #include <sys/wait.h>
 
+#include <linux/vmclock-abi.h>
+
 #include "kvm_util.h"
 #include "kselftest.h"
 

@@ -95,6 +95,7 @@ static void *(*real_mmap)(void *addr, size_t len, int prot, int flags, int fd,
 static int shim_vm_fd = -1;
 static int shim_io_fd = -2;		/* -2: not looked up yet */
 static uint64_t shim_gpa;		/* the page's address once KVM has it */
+static const struct vmclock_abi *shim_page;	/* QEMU's mapping of it */
 static struct {
 	bool used;
 	int fd;
@@ -205,7 +206,7 @@ static void shim_set_vmclock(void)
 
 	cap = real_ioctl(shim_vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_VMCLOCK);
 	vc.gpa = s.gpa;
-	vc.clock.flags = SHIM_PAGE_FLAGS;
+	vc.clock_flags = SHIM_PAGE_FLAGS;
 	r = real_ioctl(shim_vm_fd, KVM_SET_VMCLOCK, &vc);
 	if (r) {
 		shim_report("vmclock_shim: KVM_SET_VMCLOCK gpa 0x%llx (memslot %u): error %d (%s), KVM_CAP_VMCLOCK %d",
@@ -214,15 +215,20 @@ static void shim_set_vmclock(void)
 		return;
 	}
 	shim_gpa = s.gpa;
+	shim_page = (const struct vmclock_abi *)(uintptr_t)s.hva;
 	r = real_ioctl(shim_vm_fd, KVM_GET_VMCLOCK, &got);
-	shim_report("vmclock_shim: KVM_SET_VMCLOCK gpa 0x%llx (memslot %u, found by QEMU's header) at the first KVM_RUN: ok; KVM_GET_VMCLOCK %d: mode %u gpa 0x%llx status %u seq %u marker %llu flags 0x%llx tai_offset %d",
+	shim_report("vmclock_shim: KVM_SET_VMCLOCK gpa 0x%llx (memslot %u, found by QEMU's header) at the first KVM_RUN: ok; KVM_GET_VMCLOCK %d: mode %u gpa 0x%llx seq %u marker %llu clock_flags 0x%llx; page: status %u flags 0x%llx tai_offset %d",
 		    (unsigned long long)s.gpa, s.slot, r, got.mode,
-		    (unsigned long long)got.gpa, got.clock.clock_status,
-		    got.clock.seq_count,
-		    (unsigned long long)got.clock.disruption_marker,
-		    (unsigned long long)got.clock.flags,
-		    (int16_t)got.clock.tai_offset_sec);
+		    (unsigned long long)got.gpa, got.seq_count,
+		    (unsigned long long)got.disruption_marker,
+		    (unsigned long long)got.clock_flags,
+		    shim_page->clock_status,
+		    (unsigned long long)shim_page->flags,
+		    (int16_t)shim_page->tai_offset_sec);
 }
+
+#define READ_ONCE_U64(x)	(*(const volatile uint64_t *)&(x))
+#define READ_ONCE_U8(x)		(*(const volatile uint8_t *)&(x))
 
 static uint64_t shim_realtime_ns(void)
 {
@@ -239,11 +245,11 @@ static int shim_kvm_view(char *buf, size_t len)
 	if (real_ioctl(shim_vm_fd, KVM_GET_VMCLOCK, &got))
 		return snprintf(buf, len, "KVM_GET_VMCLOCK error %d", errno);
 	return snprintf(buf, len, "marker %llu gen %llu seq %u flags 0x%llx status %u",
-			(unsigned long long)got.clock.disruption_marker,
-			(unsigned long long)got.clock.vm_generation_counter,
-			got.clock.seq_count,
-			(unsigned long long)got.clock.flags,
-			got.clock.clock_status);
+			(unsigned long long)got.disruption_marker,
+			(unsigned long long)got.vm_generation_counter,
+			got.seq_count,
+			(unsigned long long)READ_ONCE_U64(shim_page->flags),
+			READ_ONCE_U8(shim_page->clock_status));
 }
 
 /* One control command (see the top of the file); its answer into @out. */
@@ -252,7 +258,7 @@ static void shim_ctl_command(char *cmd, char *out, size_t len)
 	struct kvm_vmclock vc = {
 		.mode = KVM_VMCLOCK_MODE_AUTO,
 		.gpa = shim_gpa,
-		.clock.flags = SHIM_PAGE_FLAGS,
+		.clock_flags = SHIM_PAGE_FLAGS,
 	};
 	char before[160], after[160], *tok, *save;
 	uint64_t t0, t1;

@@ -19,16 +19,32 @@
  *    seq_count is never odd across anything that can sleep.
  *  - kvm_vmclock_update() only queues the per-VM work; it can be called
  *    from any context in which queue_work() is allowed (including with IRQs
- *    off or raw spinlocks held), but not from a timekeeper notifier.
+ *    off or raw spinlocks held), but not from a timekeeper notifier.  It
+ *    queues the work whatever the mode, so that a change made while
+ *    KVM_SET_VMCLOCK is turning the clock on is not lost.
+ *  - A change of a vCPU's TSC (kvm_vmclock_vcpu_update()) also makes a
+ *    KVM_REQ_VMCLOCK_UPDATE request, handled before that vCPU enters the
+ *    guest again (kvm_vmclock_vcpu_sync()): the guest never runs on a TSC
+ *    that the page does not describe.  So do an invalidation of the page's
+ *    mapping and a memslot change, for all vCPUs: the page is rewritten
+ *    before the guest can read the new memory.
  *  - kvm_vmclock_update_all() queues a single global work, which walks
  *    vm_list under kvm_lock and queues the work of each VM with an active
  *    clock.  A VM leaves vm_list (under kvm_lock) before its work is
  *    cancelled in kvm_vmclock_destroy_vm(), so the works never hold a
  *    reference to a VM and never run after it is destroyed.
  *
+ * A republication that would write the same page again, to a mapping that
+ * is still valid, is skipped: no seq_count step, no statistic, no eventfd.
  * Each write of the page counts in the VM's vmclock_updates statistic and
  * fires the kvm_vmclock_update tracepoint, and signals the VM's eventfd if
  * one is attached (KVM_VMCLOCK_FLAG_EVENTFD).
+ *
+ * seq_count only moves forward: each write continues from the larger of
+ * the value in the page (which may come from a migration source, or from
+ * a snapshot) and the last value KVM wrote or the VMM passed with
+ * KVM_VMCLOCK_FLAG_SET_SEQ_COUNT, as kvmclock continues from the version
+ * in the guest's structure.
  *
  * In USER mode, the clock is given by userspace in the host TSC domain and
  * kept in kvm->vmclock.cfg; kvm_arch_vmclock_fill_user() converts it into
@@ -38,12 +54,14 @@
  * VMM may set) are in kvm->vmclock.cfg too.
  *
  * The page is not marked dirty: that is only allowed from vCPU context on
- * some architectures (x86 warns otherwise).  The VMM is expected to issue
- * KVM_SET_VMCLOCK again on the destination of a migration.
+ * some architectures (x86 warns otherwise).  The VMM is expected to carry
+ * the output of KVM_GET_VMCLOCK to the destination of a migration and
+ * issue KVM_SET_VMCLOCK there.
  */
 
 #include <linux/eventfd.h>
 #include <linux/kvm_host.h>
+#include <linux/jump_label.h>
 #include <linux/kthread.h>
 #include <linux/sched/mm.h>
 #include <linux/string.h>
@@ -51,24 +69,34 @@
 #include <linux/workqueue.h>
 #include <trace/events/kvm.h>
 
-/* Number of VMs whose vmclock is not OFF, to skip walking vm_list */
-static atomic_t kvm_vmclock_nr_active = ATOMIC_INIT(0);
+/*
+ * Enabled while some VM's vmclock is not OFF: the architecture's per-tick
+ * work and the walk of vm_list are skipped otherwise.
+ */
+DEFINE_STATIC_KEY_FALSE(kvm_vmclock_key);
 
-/* Flags of struct vmclock_abi that the VMM may set, by mode. */
-#define KVM_VMCLOCK_AUTO_CLOCK_FLAGS	(VMCLOCK_FLAG_DISRUPTION_SOON |	\
+/*
+ * Flags of struct vmclock_abi that the VMM sets in kvm_vmclock.clock_flags
+ * (both modes; NOTIFICATION_PRESENT is KVM's, accepted so that the output
+ * of KVM_GET_VMCLOCK can be given back), and those of a USER clock.
+ */
+#define KVM_VMCLOCK_VMM_FLAGS		(VMCLOCK_FLAG_DISRUPTION_SOON |	\
 					 VMCLOCK_FLAG_DISRUPTION_IMMINENT | \
 					 VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT)
-#define KVM_VMCLOCK_USER_CLOCK_FLAGS	(KVM_VMCLOCK_AUTO_CLOCK_FLAGS |	\
-					 VMCLOCK_FLAG_TAI_OFFSET_VALID |	\
+#define KVM_VMCLOCK_CLOCK_FLAGS_IN	(KVM_VMCLOCK_VMM_FLAGS |	\
+					 VMCLOCK_FLAG_NOTIFICATION_PRESENT)
+#define KVM_VMCLOCK_USER_CLOCK_FLAGS	(VMCLOCK_FLAG_TAI_OFFSET_VALID |	\
 					 VMCLOCK_FLAG_PERIOD_ESTERROR_VALID | \
 					 VMCLOCK_FLAG_PERIOD_MAXERROR_VALID | \
 					 VMCLOCK_FLAG_TIME_ESTERROR_VALID |	\
 					 VMCLOCK_FLAG_TIME_MAXERROR_VALID |	\
 					 VMCLOCK_FLAG_TIME_MONOTONIC)
-#define KVM_VMCLOCK_VALID_FLAGS		(KVM_VMCLOCK_FLAG_BUMP_DISRUPTION | \
+#define KVM_VMCLOCK_COUNTER_FLAGS	(KVM_VMCLOCK_FLAG_BUMP_DISRUPTION | \
 					 KVM_VMCLOCK_FLAG_SET_DISRUPTION |	\
 					 KVM_VMCLOCK_FLAG_BUMP_VM_GENERATION | \
 					 KVM_VMCLOCK_FLAG_SET_VM_GENERATION | \
+					 KVM_VMCLOCK_FLAG_SET_SEQ_COUNT)
+#define KVM_VMCLOCK_VALID_FLAGS		(KVM_VMCLOCK_COUNTER_FLAGS |	\
 					 KVM_VMCLOCK_FLAG_EVENTFD)
 
 /*
@@ -80,7 +108,7 @@ static int kvm_vmclock_fill(struct kvm *kvm, u32 mode,
 			    const struct kvm_vmclock_cfg *cfg, bool notify,
 			    struct vmclock_abi *clk)
 {
-	u64 flags = 0;
+	u64 flags;
 	int r;
 
 	memset(clk, 0, sizeof(*clk));
@@ -90,9 +118,10 @@ static int kvm_vmclock_fill(struct kvm *kvm, u32 mode,
 			return r;
 	} else {
 		kvm_arch_vmclock_fill(kvm, clk);
-		/* The flags the VMM sets; USER clocks carry their own. */
-		flags = cfg->flags;
 	}
+
+	/* The flags the VMM sets, in both modes. */
+	flags = cfg->flags;
 
 	clk->magic = cpu_to_le32(VMCLOCK_MAGIC);
 	clk->size = cpu_to_le32(PAGE_SIZE);
@@ -108,7 +137,11 @@ static int kvm_vmclock_fill(struct kvm *kvm, u32 mode,
 
 /*
  * Write @clk to the page mapped by @gpc with the vmclock seq_count protocol
- * and, if @full_page, zero the rest of the page.  Called with gpc->lock
+ * and, if @full_page, zero the rest of the page.  seq_count continues from
+ * the later (modulo 2^32) of the value in the page, if the page holds a
+ * vmclock structure, and vc->seq, so that a guest never sees it go back,
+ * even on a migration destination whose page was copied before the
+ * source's last write.  Called with gpc->lock
  * read-held and a valid cache; does not sleep.
  */
 static void kvm_vmclock_write_page(struct kvm_vmclock_state *vc,
@@ -116,9 +149,14 @@ static void kvm_vmclock_write_page(struct kvm_vmclock_state *vc,
 				   struct vmclock_abi *clk, bool full_page)
 {
 	struct vmclock_abi *guest = gpc->khva;
-	u32 seq = vc->seq + 1;
+	u32 seq = le32_to_cpu(READ_ONCE(guest->seq_count));
 
-	/* Odd: an update is in progress. */
+	/* Only a vmclock structure has a seq_count a guest may have seen. */
+	if (le32_to_cpu(READ_ONCE(guest->magic)) != VMCLOCK_MAGIC ||
+	    (s32)(vc->seq - seq) > 0)
+		seq = vc->seq;
+	/* Odd, and above both: an update is in progress. */
+	seq += 1 + (seq & 1);
 	WRITE_ONCE(guest->seq_count, cpu_to_le32(seq));
 	/* Pairs with the guest's rmb after reading seq_count. */
 	smp_wmb();
@@ -162,15 +200,22 @@ static int kvm_vmclock_refresh_borrow_mm(struct kvm *kvm,
 /*
  * Write @clk to the page mapped by @gpc, refreshing the cache if needed,
  * then signal @eventfd (if not NULL): the page has a new even seq_count.
+ * With @skip_same, nothing is done if @clk is vc->clock but for seq_count
+ * and the page is still the one KVM last wrote (a memslot change that did
+ * not move it, for example, only needs the cache refreshed).
  * Process context, kvm->vmclock.lock held.
+ *
+ * Return: 0 if the page was written, 1 if it was skipped, or an error if
+ * it cannot be mapped.
  */
 static int kvm_vmclock_write(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
 			     struct vmclock_abi *clk, bool full_page,
-			     struct eventfd_ctx *eventfd)
+			     bool skip_same, struct eventfd_ctx *eventfd)
 {
+	struct kvm_vmclock_state *vc = &kvm->vmclock;
 	int idx, r = 0;
 
-	lockdep_assert_held(&kvm->vmclock.lock);
+	lockdep_assert_held(&vc->lock);
 
 	idx = srcu_read_lock(&kvm->srcu);
 	read_lock(&gpc->lock);
@@ -184,7 +229,16 @@ static int kvm_vmclock_write(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
 		read_lock(&gpc->lock);
 	}
 
-	kvm_vmclock_write_page(&kvm->vmclock, gpc, clk, full_page);
+	clk->seq_count = vc->clock.seq_count;
+	if (skip_same && gpc->pfn == vc->pfn &&
+	    !memcmp(clk, &vc->clock, sizeof(*clk))) {
+		read_unlock(&gpc->lock);
+		r = 1;
+		goto out;
+	}
+
+	kvm_vmclock_write_page(vc, gpc, clk, full_page);
+	vc->pfn = gpc->pfn;
 	read_unlock(&gpc->lock);
 
 	++kvm->stat.generic.vmclock_updates;
@@ -218,7 +272,7 @@ static void kvm_vmclock_retire(struct kvm *kvm, bool write_unreliable)
 	if (write_unreliable) {
 		clk = vc->clock;
 		clk.clock_status = VMCLOCK_STATUS_UNRELIABLE;
-		kvm_vmclock_write(kvm, gpc, &clk, false, vc->eventfd);
+		kvm_vmclock_write(kvm, gpc, &clk, false, false, vc->eventfd);
 	}
 	kvm_gpc_deactivate(gpc);
 	if (vc->eventfd) {
@@ -229,16 +283,22 @@ static void kvm_vmclock_retire(struct kvm *kvm, bool write_unreliable)
 	WRITE_ONCE(vc->mode, KVM_VMCLOCK_MODE_OFF);
 	vc->gpa = 0;
 	memset(&vc->clock, 0, sizeof(vc->clock));
-	atomic_dec(&kvm_vmclock_nr_active);
+	static_branch_dec(&kvm_vmclock_key);
 }
 
-static void kvm_vmclock_work_fn(struct work_struct *work)
+/*
+ * Recompute the page and write it if it changed, or if its mapping did.
+ * Process context, without kvm->srcu held.
+ */
+static void kvm_vmclock_sync(struct kvm *kvm)
 {
-	struct kvm *kvm = container_of(work, struct kvm, vmclock.work);
 	struct kvm_vmclock_state *vc = &kvm->vmclock;
 	struct vmclock_abi clk;
+	bool force;
 
 	mutex_lock(&vc->lock);
+	/* A repair is a write even of the same page: its memory may be new. */
+	force = xchg(&vc->repair, false);
 	if (vc->mode == KVM_VMCLOCK_MODE_OFF)
 		goto out;
 
@@ -249,36 +309,132 @@ static void kvm_vmclock_work_fn(struct work_struct *work)
 	}
 
 	/*
-	 * A USER clock changes only with the guest TSC: skip writes (and
-	 * notifications) that would publish the same clock again.
+	 * If the page is gone (e.g. its memslot was deleted), the memslot
+	 * change that brings it back republishes it.
 	 */
-	clk.seq_count = vc->clock.seq_count;
-	if (vc->mode == KVM_VMCLOCK_MODE_USER &&
-	    !memcmp(&clk, &vc->clock, sizeof(clk)))
-		goto out;
-
-	/*
-	 * If the page is gone (e.g. its memslot was deleted), try again at
-	 * the next update.
-	 */
-	if (!kvm_vmclock_write(kvm, &vc->gpc[vc->cur], &clk, false, vc->eventfd))
+	if (!kvm_vmclock_write(kvm, &vc->gpc[vc->cur], &clk, false, !force,
+			       vc->eventfd))
 		vc->clock = clk;
 out:
 	mutex_unlock(&vc->lock);
+}
+
+static void kvm_vmclock_work_fn(struct work_struct *work)
+{
+	kvm_vmclock_sync(container_of(work, struct kvm, vmclock.work));
 }
 
 /**
  * kvm_vmclock_update - schedule a republication of a VM's vmclock
  * @kvm: the VM
  *
- * Queues the per-VM work if the clock is active.  Any context where
- * queue_work() is allowed; the caller must hold a reference to @kvm or
- * otherwise keep it from being destroyed (e.g. be a vCPU of it).
+ * Queues the per-VM work, whatever the mode: a KVM_SET_VMCLOCK that is
+ * turning the clock on at the same time has computed the page already,
+ * and the work, which waits for it, publishes the change.  Any context
+ * where queue_work() is allowed; the caller must hold a reference to @kvm
+ * or otherwise keep it from being destroyed (e.g. be a vCPU of it).
  */
 void kvm_vmclock_update(struct kvm *kvm)
 {
-	if (READ_ONCE(kvm->vmclock.mode) != KVM_VMCLOCK_MODE_OFF)
+	if (!READ_ONCE(kvm->vmclock.dying))
 		queue_work(system_dfl_wq, &kvm->vmclock.work);
+}
+
+/**
+ * kvm_vmclock_vcpu_update - a vCPU's TSC offset, ratio or linearity changed
+ * @vcpu: the vCPU, not running in the guest
+ *
+ * The page is brought up to date before @vcpu enters the guest again
+ * (KVM_REQ_VMCLOCK_UPDATE, see kvm_vmclock_vcpu_sync()), and also from a
+ * work item, for a VM whose vCPUs do not run.  Any context where
+ * queue_work() is allowed.
+ */
+void kvm_vmclock_vcpu_update(struct kvm_vcpu *vcpu)
+{
+	kvm_make_request(KVM_REQ_VMCLOCK_UPDATE, vcpu);
+	kvm_vmclock_update(vcpu->kvm);
+}
+
+/**
+ * kvm_vmclock_vcpu_sync - handle KVM_REQ_VMCLOCK_UPDATE
+ * @vcpu: the vCPU, about to enter the guest, with kvm->srcu read-held
+ *
+ * Republishes the page if it does not describe the guest's current TSC
+ * domain, or if its mapping changed.  May sleep.
+ */
+void kvm_vmclock_vcpu_sync(struct kvm_vcpu *vcpu)
+{
+	/* kvm->vmclock.lock nests outside kvm->srcu. */
+	kvm_vcpu_srcu_read_unlock(vcpu);
+	kvm_vmclock_sync(vcpu->kvm);
+	kvm_vcpu_srcu_read_lock(vcpu);
+}
+
+/* The page's mapping or memslot changed: rewrite it before entry. */
+static void kvm_vmclock_repair(struct kvm *kvm)
+{
+	WRITE_ONCE(kvm->vmclock.repair, true);
+	kvm_make_all_cpus_request(kvm, KVM_REQ_VMCLOCK_UPDATE);
+	kvm_vmclock_update(kvm);
+}
+
+/**
+ * kvm_vmclock_invalidate - the host mapping of some guest memory changes
+ * @kvm: the VM
+ * @start: start of the host virtual address range
+ * @end: end of the range (exclusive)
+ *
+ * Called from the MMU notifier's invalidate_range_start, after the pfn
+ * caches were invalidated.  If the page is in the range, every vCPU
+ * rewrites it before it enters the guest again: a vCPU can only read the
+ * new memory after a fault, which is an exit.
+ */
+void kvm_vmclock_invalidate(struct kvm *kvm, unsigned long start,
+			    unsigned long end)
+{
+	struct kvm_vmclock_state *vc = &kvm->vmclock;
+	unsigned long uhva;
+
+	if (!kvm_vmclock_in_use() ||
+	    READ_ONCE(vc->mode) == KVM_VMCLOCK_MODE_OFF)
+		return;
+
+	/* A racy read is enough: a concurrent refresh retries by itself. */
+	uhva = READ_ONCE(vc->gpc[READ_ONCE(vc->cur)].uhva);
+	if (uhva >= start && uhva < end)
+		kvm_vmclock_repair(kvm);
+}
+
+static bool kvm_vmclock_in_slot(const struct kvm_memory_slot *slot, gfn_t gfn)
+{
+	return slot && gfn >= slot->base_gfn && gfn < slot->base_gfn + slot->npages;
+}
+
+/**
+ * kvm_vmclock_memslots_changed - a memslot of the VM changed
+ * @kvm: the VM
+ * @old: the memslot before the change, or NULL if it was created
+ * @new: the memslot after the change, or NULL if it was deleted
+ *
+ * Called after a memslot was created, deleted, moved or had its flags
+ * changed.  If the page was or is in it, it may have gone, or come back
+ * with other memory (a move back, a new slot): every vCPU rewrites it
+ * before it enters the guest again.
+ */
+void kvm_vmclock_memslots_changed(struct kvm *kvm,
+				  const struct kvm_memory_slot *old,
+				  const struct kvm_memory_slot *new)
+{
+	struct kvm_vmclock_state *vc = &kvm->vmclock;
+	gfn_t gfn;
+
+	if (!kvm_vmclock_in_use() ||
+	    READ_ONCE(vc->mode) == KVM_VMCLOCK_MODE_OFF)
+		return;
+
+	gfn = gpa_to_gfn(READ_ONCE(vc->gpa));
+	if (kvm_vmclock_in_slot(old, gfn) || kvm_vmclock_in_slot(new, gfn))
+		kvm_vmclock_repair(kvm);
 }
 
 static void kvm_vmclock_update_all_fn(struct work_struct *work)
@@ -286,9 +442,12 @@ static void kvm_vmclock_update_all_fn(struct work_struct *work)
 	struct kvm *kvm;
 
 	mutex_lock(&kvm_lock);
-	/* Host timekeeping only matters to AUTO mode. */
+	/*
+	 * USER mode too: its page turns unreliable with the host TSC.  An
+	 * unchanged page is not rewritten.
+	 */
 	list_for_each_entry(kvm, &vm_list, vm_list)
-		if (READ_ONCE(kvm->vmclock.mode) == KVM_VMCLOCK_MODE_AUTO)
+		if (READ_ONCE(kvm->vmclock.mode) != KVM_VMCLOCK_MODE_OFF)
 			queue_work(system_dfl_wq, &kvm->vmclock.work);
 	mutex_unlock(&kvm_lock);
 }
@@ -305,7 +464,7 @@ static DECLARE_WORK(kvm_vmclock_update_all_work, kvm_vmclock_update_all_fn);
  */
 void kvm_vmclock_update_all(void)
 {
-	if (atomic_read(&kvm_vmclock_nr_active))
+	if (kvm_vmclock_in_use())
 		queue_work(system_dfl_wq, &kvm_vmclock_update_all_work);
 }
 
@@ -320,12 +479,23 @@ void kvm_vmclock_cancel_update_all(void)
 	cancel_work_sync(&kvm_vmclock_update_all_work);
 }
 
+/**
+ * kvm_vmclock_modes - the modes KVM_SET_VMCLOCK supports
+ * @kvm: the VM, or NULL for the system file descriptor
+ *
+ * Return: a mask of BIT(KVM_VMCLOCK_MODE_*), without OFF; 0 for a VM whose
+ * memory or TSC KVM cannot access.
+ */
 u32 kvm_vmclock_modes(struct kvm *kvm)
 {
 	return kvm_arch_vmclock_modes(kvm) &
 	       (BIT(KVM_VMCLOCK_MODE_AUTO) | BIT(KVM_VMCLOCK_MODE_USER));
 }
 
+/**
+ * kvm_vmclock_init_vm - initialise a new VM's vmclock state
+ * @kvm: the VM
+ */
 void kvm_vmclock_init_vm(struct kvm *kvm)
 {
 	struct kvm_vmclock_state *vc = &kvm->vmclock;
@@ -337,7 +507,10 @@ void kvm_vmclock_init_vm(struct kvm *kvm)
 	INIT_WORK(&vc->work, kvm_vmclock_work_fn);
 }
 
-/*
+/**
+ * kvm_vmclock_destroy_vm - turn a VM's vmclock off for good
+ * @kvm: the VM
+ *
  * Called by kvm_destroy_vm() after the VM left vm_list and before vCPUs are
  * destroyed.  The page is not written: the VM is going away.
  */
@@ -349,19 +522,26 @@ void kvm_vmclock_destroy_vm(struct kvm *kvm)
 	kvm_vmclock_retire(kvm, false);
 	mutex_unlock(&vc->lock);
 
-	/* Nothing can queue the work anymore: the mode is OFF. */
+	/*
+	 * Nothing may queue the work from now on: destroying the vCPUs can
+	 * still load them, which may write a TSC offset.
+	 */
+	WRITE_ONCE(vc->dying, true);
 	cancel_work_sync(&vc->work);
 }
 
 /*
  * Publish @cfg in @mode at @gpa, with @eventfd (a reference that this
- * function takes over on success).  Nothing is changed on failure.
+ * function takes over on success), seq_count continuing above @seq.
+ * Nothing is changed on failure.
  */
 static int kvm_vmclock_set_on(struct kvm *kvm, u32 mode, gpa_t gpa,
-			      const struct kvm_vmclock_cfg *cfg,
+			      const struct kvm_vmclock_cfg *cfg, u32 seq,
 			      struct eventfd_ctx *eventfd)
 {
 	struct kvm_vmclock_state *vc = &kvm->vmclock;
+	u32 old_seq = vc->seq;
+	bool same = vc->mode != KVM_VMCLOCK_MODE_OFF && vc->gpa == gpa;
 	struct gfn_to_pfn_cache *gpc;
 	struct vmclock_abi clk;
 	unsigned int next;
@@ -374,19 +554,27 @@ static int kvm_vmclock_set_on(struct kvm *kvm, u32 mode, gpa_t gpa,
 	if (kvm_mem_is_private(kvm, gpa_to_gfn(gpa)))
 		return -EINVAL;
 
+	/*
+	 * A new page counts as in use from before it is computed, so that
+	 * the architecture's timekeeping work starts from the same line.
+	 */
+	if (!same)
+		static_branch_inc(&kvm_vmclock_key);
+
 	r = kvm_vmclock_fill(kvm, mode, cfg, eventfd, &clk);
 	if (r)
-		return r;
+		goto fail;
 
 	/*
 	 * Same page: rewrite it.  A change of mode, clock, counters or
 	 * eventfd is one seq_count step for the guest.
 	 */
-	if (vc->mode != KVM_VMCLOCK_MODE_OFF && vc->gpa == gpa) {
+	vc->seq = seq;
+	if (same) {
 		r = kvm_vmclock_write(kvm, &vc->gpc[vc->cur], &clk, true,
-				      eventfd);
+				      false, eventfd);
 		if (r)
-			return r;
+			goto fail;
 		if (vc->eventfd)
 			eventfd_ctx_put(vc->eventfd);
 		vc->eventfd = eventfd;
@@ -406,57 +594,43 @@ static int kvm_vmclock_set_on(struct kvm *kvm, u32 mode, gpa_t gpa,
 	r = kvm_gpc_activate(gpc, gpa, PAGE_SIZE);
 	srcu_read_unlock(&kvm->srcu, idx);
 	if (r)
-		return r;
+		goto fail;
 
-	r = kvm_vmclock_write(kvm, gpc, &clk, true, eventfd);
+	r = kvm_vmclock_write(kvm, gpc, &clk, true, false, eventfd);
 	if (r) {
 		kvm_gpc_deactivate(gpc);
-		return r;
+		goto fail;
 	}
 
 	kvm_vmclock_retire(kvm, true);
 
-	vc->cur = next;
+	WRITE_ONCE(vc->cur, next);
 	vc->gpa = gpa;
 	vc->cfg = *cfg;
 	vc->clock = clk;
 	vc->eventfd = eventfd;
-	atomic_inc(&kvm_vmclock_nr_active);
 	WRITE_ONCE(vc->mode, mode);
 	return 0;
+fail:
+	vc->seq = old_seq;
+	if (!same)
+		static_branch_dec(&kvm_vmclock_key);
+	return r;
 }
 
 /*
- * The clock given with KVM_SET_VMCLOCK.  The counters are inputs only
- * with their SET flags; in AUTO mode the only other input is the flags
- * the VMM may set; in USER mode it is a whole clock in the host's counter
- * domain, whose counter_id the architecture checks.
+ * A USER clock, in the host's counter domain; the architecture checks its
+ * counter_id and whether it fits the guest's domain.
  */
-static int kvm_vmclock_check_clock(u32 mode, u32 flags,
-				   const struct vmclock_abi *c)
+static int kvm_vmclock_check_user(const struct vmclock_abi *c)
 {
 	u64 cflags = le64_to_cpu(c->flags);
 	u64 period = le64_to_cpu(c->counter_period_frac_sec);
-	struct vmclock_abi rest;
-
-	if ((c->disruption_marker && !(flags & KVM_VMCLOCK_FLAG_SET_DISRUPTION)) ||
-	    (c->vm_generation_counter &&
-	     !(flags & KVM_VMCLOCK_FLAG_SET_VM_GENERATION)))
-		return -EINVAL;
-
-	if (mode == KVM_VMCLOCK_MODE_AUTO) {
-		if (cflags & ~KVM_VMCLOCK_AUTO_CLOCK_FLAGS)
-			return -EINVAL;
-		rest = *c;
-		rest.flags = 0;
-		rest.disruption_marker = 0;
-		rest.vm_generation_counter = 0;
-		return memchr_inv(&rest, 0, sizeof(rest)) ? -EINVAL : 0;
-	}
 
 	if (le32_to_cpu(c->magic) != VMCLOCK_MAGIC ||
 	    le32_to_cpu(c->size) != PAGE_SIZE ||
 	    le16_to_cpu(c->version) != 1 || c->seq_count ||
+	    c->disruption_marker || c->vm_generation_counter ||
 	    c->time_type > VMCLOCK_TIME_MONOTONIC ||
 	    (cflags & ~KVM_VMCLOCK_USER_CLOCK_FLAGS) ||
 	    c->pad[0] || c->pad[1] ||
@@ -493,33 +667,50 @@ static int kvm_vmclock_check(struct kvm *kvm, const struct kvm_vmclock *arg)
 {
 	if ((arg->flags & ~KVM_VMCLOCK_VALID_FLAGS) || arg->pad ||
 	    memchr_inv(arg->reserved, 0, sizeof(arg->reserved)) ||
-	    (arg->eventfd && !(arg->flags & KVM_VMCLOCK_FLAG_EVENTFD)))
+	    (arg->eventfd && !(arg->flags & KVM_VMCLOCK_FLAG_EVENTFD)) ||
+	    (arg->disruption_marker &&
+	     !(arg->flags & KVM_VMCLOCK_FLAG_SET_DISRUPTION)) ||
+	    (arg->vm_generation_counter &&
+	     !(arg->flags & KVM_VMCLOCK_FLAG_SET_VM_GENERATION)) ||
+	    (arg->seq_count && !(arg->flags & KVM_VMCLOCK_FLAG_SET_SEQ_COUNT)) ||
+	    (arg->clock_flags & ~KVM_VMCLOCK_CLOCK_FLAGS_IN))
 		return -EINVAL;
 
 	switch (arg->mode) {
 	case KVM_VMCLOCK_MODE_OFF:
-		if (arg->gpa || arg->flags ||
-		    memchr_inv(&arg->clock, 0, sizeof(arg->clock)))
+		/* Only the counters can be set while off. */
+		if (arg->gpa || (arg->flags & ~KVM_VMCLOCK_COUNTER_FLAGS) ||
+		    arg->clock_flags || arg->user_clock || arg->user_clock_size)
 			return -EINVAL;
 		return 0;
 	case KVM_VMCLOCK_MODE_AUTO:
+		if (arg->user_clock || arg->user_clock_size)
+			return -EINVAL;
+		fallthrough;
 	case KVM_VMCLOCK_MODE_USER:
 		if (!(kvm_vmclock_modes(kvm) & BIT(arg->mode)) ||
 		    !PAGE_ALIGNED(arg->gpa))
 			return -EINVAL;
-		return kvm_vmclock_check_clock(arg->mode, arg->flags,
-					       &arg->clock);
+		return 0;
 	default:
 		return -EINVAL;
 	}
 }
 
+/**
+ * kvm_vm_ioctl_set_vmclock - KVM_SET_VMCLOCK
+ * @kvm: the VM
+ * @argp: struct kvm_vmclock, in
+ *
+ * Return: 0, or a negative error code; nothing is changed on failure.
+ */
 int kvm_vm_ioctl_set_vmclock(struct kvm *kvm, void __user *argp)
 {
 	struct kvm_vmclock_state *vc = &kvm->vmclock;
 	struct eventfd_ctx *eventfd = NULL;
 	struct kvm_vmclock_cfg cfg;
 	struct kvm_vmclock arg;
+	u32 seq;
 	int r;
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
@@ -529,6 +720,21 @@ int kvm_vm_ioctl_set_vmclock(struct kvm *kvm, void __user *argp)
 	if (r)
 		return r;
 
+	memset(&cfg.user, 0, sizeof(cfg.user));
+	if (arg.mode == KVM_VMCLOCK_MODE_USER) {
+		/* Smaller than version 1 of the structure: not a clock. */
+		if (arg.user_clock_size < sizeof(cfg.user))
+			return -EINVAL;
+		r = copy_struct_from_user(&cfg.user, sizeof(cfg.user),
+					  u64_to_user_ptr(arg.user_clock),
+					  arg.user_clock_size);
+		if (r)
+			return r;
+		r = kvm_vmclock_check_user(&cfg.user);
+		if (r)
+			return r;
+	}
+
 	if (arg.flags & KVM_VMCLOCK_FLAG_EVENTFD) {
 		eventfd = eventfd_ctx_fdget(arg.eventfd);
 		if (IS_ERR(eventfd))
@@ -536,32 +742,36 @@ int kvm_vm_ioctl_set_vmclock(struct kvm *kvm, void __user *argp)
 	}
 
 	mutex_lock(&vc->lock);
+
+	/* The new configuration; the counters carry over unless set. */
+	cfg.flags = arg.clock_flags & KVM_VMCLOCK_VMM_FLAGS;
+	cfg.disruption_marker = vc->cfg.disruption_marker;
+	cfg.vm_generation_counter = vc->cfg.vm_generation_counter;
+	if (arg.flags & KVM_VMCLOCK_FLAG_SET_DISRUPTION)
+		cfg.disruption_marker = arg.disruption_marker;
+	if (arg.flags & KVM_VMCLOCK_FLAG_BUMP_DISRUPTION)
+		cfg.disruption_marker++;
+	if (arg.flags & KVM_VMCLOCK_FLAG_SET_VM_GENERATION)
+		cfg.vm_generation_counter = arg.vm_generation_counter;
+	if (arg.flags & KVM_VMCLOCK_FLAG_BUMP_VM_GENERATION)
+		cfg.vm_generation_counter++;
+	seq = vc->seq;
+	if (arg.flags & KVM_VMCLOCK_FLAG_SET_SEQ_COUNT)
+		seq = arg.seq_count;
+
 	if (arg.mode == KVM_VMCLOCK_MODE_OFF) {
 		kvm_vmclock_retire(kvm, true);
+		vc->cfg.flags = 0;
+		vc->cfg.disruption_marker = cfg.disruption_marker;
+		vc->cfg.vm_generation_counter = cfg.vm_generation_counter;
+		/* After the final write: that is the last value written. */
+		if (arg.flags & KVM_VMCLOCK_FLAG_SET_SEQ_COUNT)
+			vc->seq = seq;
 		r = 0;
 		goto out;
 	}
 
-	/* The new configuration; the counters carry over unless set. */
-	cfg = vc->cfg;
-	cfg.flags = le64_to_cpu(arg.clock.flags);
-	if (arg.flags & KVM_VMCLOCK_FLAG_SET_DISRUPTION)
-		cfg.disruption_marker = le64_to_cpu(arg.clock.disruption_marker);
-	if (arg.flags & KVM_VMCLOCK_FLAG_BUMP_DISRUPTION)
-		cfg.disruption_marker++;
-	if (arg.flags & KVM_VMCLOCK_FLAG_SET_VM_GENERATION)
-		cfg.vm_generation_counter =
-			le64_to_cpu(arg.clock.vm_generation_counter);
-	if (arg.flags & KVM_VMCLOCK_FLAG_BUMP_VM_GENERATION)
-		cfg.vm_generation_counter++;
-	memset(&cfg.user, 0, sizeof(cfg.user));
-	if (arg.mode == KVM_VMCLOCK_MODE_USER) {
-		cfg.user = arg.clock;
-		cfg.user.disruption_marker = 0;
-		cfg.user.vm_generation_counter = 0;
-	}
-
-	r = kvm_vmclock_set_on(kvm, arg.mode, arg.gpa, &cfg, eventfd);
+	r = kvm_vmclock_set_on(kvm, arg.mode, arg.gpa, &cfg, seq, eventfd);
 	if (!r)
 		eventfd = NULL;
 out:
@@ -571,18 +781,56 @@ out:
 	return r;
 }
 
+/**
+ * kvm_vm_ioctl_get_vmclock - KVM_GET_VMCLOCK
+ * @kvm: the VM
+ * @argp: struct kvm_vmclock; in: user_clock and user_clock_size (a buffer
+ *	  for a USER clock, or 0); out: input for KVM_SET_VMCLOCK
+ *
+ * Return: 0, or a negative error code.
+ */
 int kvm_vm_ioctl_get_vmclock(struct kvm *kvm, void __user *argp)
 {
 	struct kvm_vmclock_state *vc = &kvm->vmclock;
+	struct vmclock_abi user;
 	struct kvm_vmclock arg;
+	u64 uclock;
+	u32 usize;
+	int r = 0;
 
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	uclock = arg.user_clock;
+	usize = arg.user_clock_size;
 	memset(&arg, 0, sizeof(arg));
 
 	mutex_lock(&vc->lock);
 	arg.mode = vc->mode;
 	arg.gpa = vc->gpa;
-	arg.clock = vc->clock;
+	arg.flags = KVM_VMCLOCK_FLAG_SET_DISRUPTION |
+		    KVM_VMCLOCK_FLAG_SET_VM_GENERATION |
+		    KVM_VMCLOCK_FLAG_SET_SEQ_COUNT;
+	arg.seq_count = vc->seq;
+	arg.disruption_marker = vc->cfg.disruption_marker;
+	arg.vm_generation_counter = vc->cfg.vm_generation_counter;
+	if (vc->mode != KVM_VMCLOCK_MODE_OFF) {
+		arg.clock_flags = vc->cfg.flags;
+		if (vc->eventfd)
+			arg.clock_flags |= VMCLOCK_FLAG_NOTIFICATION_PRESENT;
+	}
+	user = vc->cfg.user;
 	mutex_unlock(&vc->lock);
+
+	if (arg.mode == KVM_VMCLOCK_MODE_USER && uclock) {
+		if (usize < sizeof(user))
+			return -EINVAL;
+		r = copy_struct_to_user(u64_to_user_ptr(uclock), usize, &user,
+					sizeof(user), NULL);
+		if (r)
+			return r;
+		arg.user_clock = uclock;
+		arg.user_clock_size = usize;
+	}
 
 	if (copy_to_user(argp, &arg, sizeof(arg)))
 		return -EFAULT;

@@ -424,11 +424,14 @@ static bool kvm_vmclock_host_is_tsc(const struct kvm_vmclock_host *host)
  * plus the change of the NTP rate since @old, so the difference to the
  * line is at most
  *
- *	max(|e|, |e + drift|) + cycle_interval * 2^-shift ns
+ *	max(|e|, |e - drift|) + cycle_interval * 2^-shift ns
  *
- * where e is the difference now and drift the change of the difference in
- * one second (at least a tick) at the current NTP rate.  The line is stale
- * when that exceeds @max_error_ns.
+ * where e is the difference now (line minus host) and drift how much
+ * faster the host clock runs than the line in one second (at least a
+ * tick): the NTP rate's change since @old.  A longer tick_len makes the
+ * host faster, so the difference shrinks by drift when e and drift have
+ * the same sign, and grows when they do not.  The line is stale when that
+ * exceeds @max_error_ns.
  *
  * Return: true if the line must be recomputed and republished.
  */
@@ -448,25 +451,38 @@ VISIBLE_IF_KUNIT bool kvm_vmclock_line_stale(const struct kvm_vmclock_host *old,
 	if (dtick > lim || dtick < -lim)
 		return true;
 
-	/* dtick is in ns << NTP_SCALE_SHIFT per tick */
+	/* dtick is in ns << NTP_SCALE_SHIFT per tick; host minus line, per s */
 	drift = (dtick * NTP_INTERVAL_FREQ) >> (NTP_SCALE_SHIFT - VMCLOCK_ERR_SHIFT);
 	/* One unit of mult over one tick, rounded up */
 	step = (((u128)now->cycle_interval << VMCLOCK_ERR_SHIFT) +
 		(1ULL << now->shift) - 1) >> now->shift;
 	e = vmclock_line_error(line, now);
 
-	return max(abs(e), abs(e + drift)) + step > bound;
+	return max(abs(e), abs(e - drift)) + step > bound;
 }
 EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_line_stale);
 
 /*
  * Written by the notifier under kvm_vmclock_host_seq: the line to publish,
- * the snapshot it was computed from, and whether it is usable.
+ * the snapshot it was computed from, and whether it is usable.  While no
+ * VM has a page (kvm_vmclock_in_use()), the notifier only stores the
+ * snapshot and sets kvm_vmclock_line_idle: no TSC read, no arithmetic.  A
+ * page published then computes its line from that snapshot, as the next
+ * notifier call does before it judges the line.
  */
 static seqcount_t kvm_vmclock_host_seq = SEQCNT_ZERO(kvm_vmclock_host_seq);
 static struct kvm_vmclock_host kvm_vmclock_line_host;
 static struct kvm_vmclock_params kvm_vmclock_line;
 static bool kvm_vmclock_line_valid;
+static bool kvm_vmclock_line_idle = true;
+
+/* The line for a snapshot, if the host clock is the TSC and it is usable. */
+static bool kvm_vmclock_compute_line(const struct kvm_vmclock_host *host,
+				     struct kvm_vmclock_params *line)
+{
+	return kvm_vmclock_host_is_tsc(host) &&
+	       !kvm_vmclock_host_line(host, line);
+}
 
 static u32 __read_mostly vmclock_max_error_ns = 10;
 module_param(vmclock_max_error_ns, uint, 0644);
@@ -505,6 +521,29 @@ void kvm_vmclock_gtod_notify(struct timekeeper *tk, bool was_set)
 	bool stale, valid;
 	u64 tsc;
 
+	if (!kvm_vmclock_in_use()) {
+		write_seqcount_begin(&kvm_vmclock_host_seq);
+		kvm_vmclock_line_host = now;
+		kvm_vmclock_line_valid = false;
+		kvm_vmclock_line_idle = true;
+		write_seqcount_end(&kvm_vmclock_host_seq);
+		return;
+	}
+
+	/*
+	 * The first call since a page was published: adopt the line that
+	 * the page computed from the idle snapshot, then judge it.
+	 */
+	if (kvm_vmclock_line_idle) {
+		valid = kvm_vmclock_compute_line(&kvm_vmclock_line_host, &line);
+		write_seqcount_begin(&kvm_vmclock_host_seq);
+		if (valid)
+			kvm_vmclock_line = line;
+		kvm_vmclock_line_valid = valid;
+		kvm_vmclock_line_idle = false;
+		write_seqcount_end(&kvm_vmclock_host_seq);
+	}
+
 	/*
 	 * Judge and anchor the line at the current TSC: the update may come
 	 * late, or between ticks (ADJ_FREQUENCY), and the timekeeper's line
@@ -529,8 +568,7 @@ void kvm_vmclock_gtod_notify(struct timekeeper *tk, bool was_set)
 	 * Without a usable line the page says unreliable, and only a step or
 	 * a change of the clocksource is worth another try.
 	 */
-	valid = kvm_vmclock_host_is_tsc(&now) &&
-		!kvm_vmclock_host_line(&now, &line);
+	valid = kvm_vmclock_compute_line(&now, &line);
 
 	write_seqcount_begin(&kvm_vmclock_host_seq);
 	kvm_vmclock_line_host = now;
@@ -552,7 +590,9 @@ void kvm_vmclock_x86_exit(void)
 /*
  * The guest TSC domain: the TSC offset and scaling ratio shared by all
  * vCPUs.  False if there is no vCPU yet, the vCPUs disagree, or one of them
- * uses software catch-up (its TSC is not linear in the host's).
+ * uses software catch-up (its TSC is not linear in the host's): because its
+ * frequency is above the host's without TSC scaling (tsc_always_catchup),
+ * or because the host TSC is unstable (tsc_catchup).
  */
 static bool kvm_vmclock_guest_tsc(struct kvm *kvm, u64 *offset, u64 *ratio)
 {
@@ -564,7 +604,8 @@ static bool kvm_vmclock_guest_tsc(struct kvm *kvm, u64 *offset, u64 *ratio)
 		u64 o = READ_ONCE(vcpu->arch.l1_tsc_offset);
 		u64 r = READ_ONCE(vcpu->arch.l1_tsc_scaling_ratio);
 
-		if (READ_ONCE(vcpu->arch.tsc_always_catchup))
+		if (READ_ONCE(vcpu->arch.tsc_always_catchup) ||
+		    READ_ONCE(vcpu->arch.tsc_catchup))
 			return false;
 		if (!found) {
 			*offset = o;
@@ -579,6 +620,9 @@ static bool kvm_vmclock_guest_tsc(struct kvm *kvm, u64 *offset, u64 *ratio)
 
 u32 kvm_arch_vmclock_modes(struct kvm *kvm)
 {
+	/* KVM can neither write the memory nor know the TSC of such VMs. */
+	if (kvm && kvm->arch.has_protected_state)
+		return 0;
 	return BIT(KVM_VMCLOCK_MODE_AUTO) | BIT(KVM_VMCLOCK_MODE_USER);
 }
 
@@ -596,21 +640,39 @@ int kvm_arch_vmclock_check(struct kvm *kvm, gpa_t gpa)
 	return 0;
 }
 
+/*
+ * The current line and its snapshot; computed here from the idle snapshot
+ * if the notifier has not done so yet.  Process context.
+ */
+static bool kvm_vmclock_read_line(struct kvm_vmclock_host *host,
+				  struct kvm_vmclock_params *line)
+{
+	unsigned int seq;
+	bool valid, idle;
+
+	do {
+		seq = read_seqcount_begin(&kvm_vmclock_host_seq);
+		*host = kvm_vmclock_line_host;
+		*line = kvm_vmclock_line;
+		valid = kvm_vmclock_line_valid;
+		idle = kvm_vmclock_line_idle;
+	} while (read_seqcount_retry(&kvm_vmclock_host_seq, seq));
+
+	if (idle)
+		valid = kvm_vmclock_compute_line(host, line);
+	/* check_tsc_unstable() again: the notifier may not have run yet. */
+	return valid && kvm_vmclock_host_is_tsc(host);
+}
+
 /* Process context, kvm->vmclock.lock held. */
 void kvm_arch_vmclock_fill(struct kvm *kvm, struct vmclock_abi *clk)
 {
 	struct kvm_vmclock_params h, g;
 	struct kvm_vmclock_host host;
 	u64 offset, ratio;
-	unsigned int seq;
 	bool valid;
 
-	do {
-		seq = read_seqcount_begin(&kvm_vmclock_host_seq);
-		host = kvm_vmclock_line_host;
-		h = kvm_vmclock_line;
-		valid = kvm_vmclock_line_valid;
-	} while (read_seqcount_retry(&kvm_vmclock_host_seq, seq));
+	valid = kvm_vmclock_read_line(&host, &h);
 
 	/* Constant from before the guest boots: ptp_vmclock probes once. */
 	clk->counter_id = VMCLOCK_COUNTER_X86_TSC;
@@ -623,9 +685,7 @@ void kvm_arch_vmclock_fill(struct kvm *kvm, struct vmclock_abi *clk)
 		clk->tai_offset_sec = cpu_to_le16((u16)(s16)-host.tai_offset);
 	}
 
-	/* check_tsc_unstable() again: the notifier may not have run yet. */
-	if (!valid || !kvm_vmclock_host_is_tsc(&host) ||
-	    !kvm_vmclock_guest_tsc(kvm, &offset, &ratio))
+	if (!valid || !kvm_vmclock_guest_tsc(kvm, &offset, &ratio))
 		return;
 
 	if (kvm_vmclock_guest_params(&h, offset, ratio,
@@ -643,18 +703,23 @@ void kvm_arch_vmclock_fill(struct kvm *kvm, struct vmclock_abi *clk)
 /*
  * USER mode: @host is a validated clock in the host TSC domain.  Process
  * context, kvm->vmclock.lock held.  While the guest TSC domain is not
- * defined (see kvm_vmclock_guest_tsc()) the page is UNRELIABLE, with no
- * counter, period or time.
+ * defined (see kvm_vmclock_guest_tsc()), and while KVM does not trust the
+ * host TSC (the host clocksource left it, or it was marked unstable), the
+ * page is UNRELIABLE, with no counter, period or time.
  */
 int kvm_arch_vmclock_fill_user(struct kvm *kvm, const struct vmclock_abi *host,
 			       struct vmclock_abi *clk)
 {
+	struct kvm_vmclock_params line;
+	struct kvm_vmclock_host tk;
 	u64 offset, ratio;
 
 	if (host->counter_id != VMCLOCK_COUNTER_X86_TSC)
 		return -EINVAL;
 
-	if (kvm_vmclock_guest_tsc(kvm, &offset, &ratio))
+	kvm_vmclock_read_line(&tk, &line);
+	if (kvm_vmclock_host_is_tsc(&tk) &&
+	    kvm_vmclock_guest_tsc(kvm, &offset, &ratio))
 		return kvm_vmclock_user_to_guest(host, offset, ratio,
 						 kvm_caps.tsc_scaling_ratio_frac_bits,
 						 clk) ? -EINVAL : 0;

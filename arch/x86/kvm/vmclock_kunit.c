@@ -559,6 +559,49 @@ static void vmclock_policy_mid_tick_change(struct kunit *test)
 					late + tk.h.cycle_interval), bound);
 }
 
+/*
+ * The look-ahead's sign.  The line is 6 ns ahead of the host clock (e =
+ * line - host = +6 ns), and NTP made the host faster by 5 ns per second
+ * (a longer tick_len): in a second the difference is 1 ns, shrinking, so
+ * the line is good.  6 ns behind, it grows to 11 ns in a second: stale.
+ * One dithering step (cycle_interval >> shift, about 1.2 ns) is added in
+ * both cases; the bound is 10 ns.
+ */
+static void vmclock_policy_lookahead_sign(struct kunit *test)
+{
+	u64 tick_len = (u64)NTP_INTERVAL_LENGTH << NTP_SCALE_SHIFT;
+	struct kvm_vmclock_host old, now;
+	struct kvm_vmclock_params line;
+	struct sim_tk tk;
+
+	sim_init(&tk, tick_len);
+	KUNIT_ASSERT_EQ(test, 0, kvm_vmclock_host_line(&tk.h, &line));
+	old = tk.h;
+
+	now = tk.h;
+	now.tick_len += (5ULL << NTP_SCALE_SHIFT) / NTP_INTERVAL_FREQ;
+	KUNIT_EXPECT_FALSE(test, kvm_vmclock_line_stale(&old, &line, &now,
+							SIM_MAX_ERR_NS));
+
+	/* The host 6 ns behind the line: shrinking, not stale. */
+	now.xtime_nsec = tk.h.xtime_nsec - (6ULL << SIM_SHIFT);
+	KUNIT_EXPECT_FALSE(test, kvm_vmclock_line_stale(&old, &line, &now,
+							SIM_MAX_ERR_NS));
+
+	/* The host 6 ns ahead of the line: growing, stale. */
+	now.xtime_nsec = tk.h.xtime_nsec + (6ULL << SIM_SHIFT);
+	KUNIT_EXPECT_TRUE(test, kvm_vmclock_line_stale(&old, &line, &now,
+						       SIM_MAX_ERR_NS));
+
+	/* And the other way round for a slower host. */
+	now.tick_len = tk.h.tick_len - (5ULL << NTP_SCALE_SHIFT) / NTP_INTERVAL_FREQ;
+	KUNIT_EXPECT_FALSE(test, kvm_vmclock_line_stale(&old, &line, &now,
+							SIM_MAX_ERR_NS));
+	now.xtime_nsec = tk.h.xtime_nsec - (6ULL << SIM_SHIFT);
+	KUNIT_EXPECT_TRUE(test, kvm_vmclock_line_stale(&old, &line, &now,
+						       SIM_MAX_ERR_NS));
+}
+
 static struct kunit_case vmclock_test_cases[] = {
 	KUNIT_CASE(vmclock_identity_no_scaling),
 	KUNIT_CASE(vmclock_offset_wraps),
@@ -570,6 +613,7 @@ static struct kunit_case vmclock_test_cases[] = {
 	KUNIT_CASE(vmclock_policy_steady),
 	KUNIT_CASE(vmclock_policy_frequency_changes),
 	KUNIT_CASE(vmclock_policy_mid_tick_change),
+	KUNIT_CASE(vmclock_policy_lookahead_sign),
 	{}
 };
 

@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The vmclock page follows every change of what it describes, and only
+ * those: a change made while KVM_SET_VMCLOCK is turning the clock on is
+ * not lost, and a page that would be written again unchanged is not.
+ *
+ * activation: KVM_SET_VMCLOCK is held inside its page fault (userfaultfd)
+ * while a vCPU's TSC offset changes or a vCPU is created; afterwards the
+ * page must describe the new state, with nothing else happening.
+ *
+ * catchup: a vCPU whose TSC runs faster than the host's without TSC
+ * scaling uses software catch-up, which moves its offset at every exit.
+ * The page says UNRELIABLE once; it is not rewritten (no seq_count step,
+ * no statistic, no eventfd) while the guest runs for a second.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/userfaultfd.h>
+
+#include "kvm_test_harness.h"
+#include "kvm_util.h"
+#include "processor.h"
+#include "test_util.h"
+#include "ucall_common.h"
+#include "vmclock.h"
+
+#define PAGE_GPA	0xc0000000ULL
+#define PAGE_SLOT	10
+/* Page time minus CLOCK_REALTIME: kvm.vmclock_max_error_ns (10) + 1 */
+#define MAX_ERROR_NS	11
+/* A page of the old TSC domain is this far off (and more) */
+#define OFFSET_STEP_S	10
+#define SETTLE_US	(200 * 1000)
+
+static void guest_code(void)
+{
+	for (;;)
+		GUEST_SYNC(0);
+}
+
+struct set_args {
+	struct kvm_vm *vm;
+	int r, err;
+};
+
+static void *set_thread(void *arg)
+{
+	struct set_args *a = arg;
+	struct kvm_vmclock vc = { .mode = KVM_VMCLOCK_MODE_AUTO, .gpa = PAGE_GPA };
+
+	a->r = __vm_ioctl(a->vm, KVM_SET_VMCLOCK, &vc);
+	a->err = errno;
+	return NULL;
+}
+
+/*
+ * Give the VM a page at PAGE_GPA whose memory is missing, under a
+ * userfaultfd: KVM's first access to it blocks until resolve_fault().
+ */
+static int page_with_uffd(struct kvm_vm *vm, void **hva)
+{
+	struct uffdio_register reg = {};
+	struct uffdio_api api = { .api = UFFD_API };
+	int uffd;
+
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, PAGE_GPA,
+				    PAGE_SLOT, 1, 0);
+	*hva = addr_gpa2hva(vm, PAGE_GPA);
+	TEST_ASSERT(!madvise(*hva, VMCLOCK_PAGE_SIZE, MADV_DONTNEED),
+		    "madvise(MADV_DONTNEED)");
+
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	__TEST_REQUIRE(uffd >= 0, "userfaultfd() not available");
+	TEST_ASSERT(!ioctl(uffd, UFFDIO_API, &api), "UFFDIO_API");
+	reg.range.start = (unsigned long)*hva;
+	reg.range.len = VMCLOCK_PAGE_SIZE;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	TEST_ASSERT(!ioctl(uffd, UFFDIO_REGISTER, &reg), "UFFDIO_REGISTER");
+	return uffd;
+}
+
+/* Wait until KVM_SET_VMCLOCK faults on the page. */
+static void wait_fault(int uffd, void *hva)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	TEST_ASSERT(poll(&pfd, 1, 5000) == 1,
+		    "KVM_SET_VMCLOCK did not fault on the page within 5 s");
+	TEST_ASSERT(read(uffd, &msg, sizeof(msg)) == sizeof(msg), "read uffd");
+	TEST_ASSERT(msg.event == UFFD_EVENT_PAGEFAULT &&
+		    (msg.arg.pagefault.address & ~(VMCLOCK_PAGE_SIZE - 1)) ==
+		    (unsigned long)hva, "unexpected userfault event %u at 0x%llx",
+		    msg.event, msg.arg.pagefault.address);
+}
+
+static void resolve_fault(int uffd, void *hva)
+{
+	struct uffdio_zeropage zp = {
+		.range = { .start = (unsigned long)hva, .len = VMCLOCK_PAGE_SIZE },
+	};
+
+	TEST_ASSERT(!ioctl(uffd, UFFDIO_ZEROPAGE, &zp), "UFFDIO_ZEROPAGE");
+}
+
+static u64 tsc_hz(struct kvm_vcpu *vcpu)
+{
+	return (u64)__vcpu_ioctl(vcpu, KVM_GET_TSC_KHZ, NULL) * 1000;
+}
+
+/* The page is accurate for a guest TSC of host TSC + @offset. */
+static void assert_accurate(struct kvm_vm *vm, const struct vmclock_abi *page,
+			    u64 offset, const char *what)
+{
+	struct vmclock_abi clk;
+	s64 err = 0;
+
+	vmclock_page_read(page, &clk);
+	TEST_ASSERT(vmclock_page_error(vm, page, offset, &err),
+		    "%s: page status %u, not reliable", what, clk.clock_status);
+	TEST_ASSERT(err >= -MAX_ERROR_NS && err <= MAX_ERROR_NS,
+		    "%s: page - CLOCK_REALTIME = %ld ns (seq_count %u)", what,
+		    (long)err, clk.seq_count);
+	ksft_print_msg("%s: page - CLOCK_REALTIME = %ld ns, seq_count %u\n",
+		       what, (long)err, clk.seq_count);
+}
+
+/* A TSC offset change while KVM_SET_VMCLOCK is between computing and publishing */
+TEST(activation_tsc_offset)
+{
+	struct set_args a = {};
+	struct kvm_vcpu *vcpu;
+	pthread_t thread;
+	u64 offset;
+	void *hva;
+	int uffd;
+
+	a.vm = vm_create_with_one_vcpu(&vcpu, guest_code);
+	vmclock_kvmclock_refresh(a.vm);
+	uffd = page_with_uffd(a.vm, &hva);
+	offset = vmclock_tsc_offset(vcpu);
+
+	pthread_create(&thread, NULL, set_thread, &a);
+	wait_fault(uffd, hva);
+	offset += OFFSET_STEP_S * tsc_hz(vcpu);
+	vmclock_set_tsc_offset(vcpu, offset);
+	resolve_fault(uffd, hva);
+	pthread_join(thread, NULL);
+	TEST_ASSERT(!a.r, "KVM_SET_VMCLOCK: errno %d", a.err);
+
+	/* Nothing else happens: KVM has to have kept the change. */
+	usleep(SETTLE_US);
+	assert_accurate(a.vm, hva, offset, "offset changed during SET");
+	close(uffd);
+	kvm_vm_free(a.vm);
+}
+
+/* The first vCPU, created while KVM_SET_VMCLOCK is in its page fault */
+TEST(activation_vcpu_create)
+{
+	struct set_args a = {};
+	struct kvm_vcpu *vcpu;
+	struct vmclock_abi clk;
+	pthread_t thread;
+	void *hva;
+	int uffd;
+
+	a.vm = vm_create(1);
+	uffd = page_with_uffd(a.vm, &hva);
+
+	pthread_create(&thread, NULL, set_thread, &a);
+	wait_fault(uffd, hva);
+	vcpu = vm_vcpu_add(a.vm, 0, guest_code);
+	resolve_fault(uffd, hva);
+	pthread_join(thread, NULL);
+	TEST_ASSERT(!a.r, "KVM_SET_VMCLOCK: errno %d", a.err);
+	vmclock_kvmclock_refresh(a.vm);
+
+	usleep(SETTLE_US);
+	vmclock_page_read(hva, &clk);
+	TEST_ASSERT(clk.clock_status == VMCLOCK_STATUS_SYNCHRONIZED,
+		    "vCPU created during SET: page status %u, want SYNCHRONIZED",
+		    clk.clock_status);
+	assert_accurate(a.vm, hva, vmclock_tsc_offset(vcpu),
+			"vCPU created during SET");
+	close(uffd);
+	kvm_vm_free(a.vm);
+}
+
+static void run_sync(struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
+		REPORT_GUEST_ASSERT(uc);
+}
+
+static u64 efd_count(int efd)
+{
+	u64 n = 0;
+
+	if (read(efd, &n, sizeof(n)) != sizeof(n))
+		TEST_ASSERT(errno == EAGAIN, "eventfd read: errno %d", errno);
+	return n;
+}
+
+FIXTURE(catchup) {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu;
+	void *page;
+	int efd;
+};
+
+FIXTURE_VARIANT(catchup) {
+	u32 mode;
+};
+
+FIXTURE_VARIANT_ADD(catchup, auto) {
+	.mode = KVM_VMCLOCK_MODE_AUTO,
+};
+
+FIXTURE_VARIANT_ADD(catchup, user) {
+	.mode = KVM_VMCLOCK_MODE_USER,
+};
+
+FIXTURE_SETUP(catchup)
+{
+	self->vm = vm_create_with_one_vcpu(&self->vcpu, guest_code);
+	vm_userspace_mem_region_add(self->vm, VM_MEM_SRC_ANONYMOUS, PAGE_GPA,
+				    PAGE_SLOT, 1, 0);
+	self->page = addr_gpa2hva(self->vm, PAGE_GPA);
+	vmclock_kvmclock_refresh(self->vm);
+	self->efd = eventfd(0, EFD_NONBLOCK);
+	TEST_ASSERT(self->efd >= 0, "eventfd");
+}
+
+FIXTURE_TEARDOWN(catchup)
+{
+	close(self->efd);
+	kvm_vm_free(self->vm);
+}
+
+/* A USER clock for the host TSC, from one KVM_GET_CLOCK pair */
+static void user_clock(struct kvm_vm *vm, u64 hz, struct vmclock_abi *c)
+{
+	struct kvm_clock_data data;
+
+	vmclock_get_clock(vm, &data);
+	memset(c, 0, sizeof(*c));
+	c->magic = VMCLOCK_MAGIC;
+	c->size = VMCLOCK_PAGE_SIZE;
+	c->version = 1;
+	c->counter_id = VMCLOCK_COUNTER_X86_TSC;
+	c->time_type = VMCLOCK_TIME_UTC;
+	c->clock_status = VMCLOCK_STATUS_SYNCHRONIZED;
+	c->counter_value = data.host_tsc;
+	c->time_sec = data.realtime / 1000000000ULL;
+	c->time_frac_sec = (u64)((((unsigned __int128)(data.realtime % 1000000000ULL)) << 64) /
+				 1000000000ULL);
+	/* 1 / hz s = 2^64 / hz in 2^-64 s, with shift 0 (hz > 1) */
+	c->counter_period_frac_sec = (u64)(((unsigned __int128)1 << 64) / hz);
+}
+
+TEST_F(catchup, no_rewrites)
+{
+	struct kvm_vmclock vc = {
+		.mode = variant->mode,
+		.flags = KVM_VMCLOCK_FLAG_EVENTFD,
+		.gpa = PAGE_GPA,
+		.eventfd = self->efd,
+	};
+	u64 hz = tsc_hz(self->vcpu), updates, seq, exits = 0, t0, signals;
+	struct vmclock_abi clk, uclk;
+
+	if (kvm_has_cap(KVM_CAP_TSC_CONTROL))
+		SKIP(return, "TSC scaling: a faster guest TSC does not use catch-up here");
+
+	/* Twice the host's frequency, without scaling: software catch-up. */
+	vcpu_ioctl(self->vcpu, KVM_SET_TSC_KHZ,
+		   (void *)(unsigned long)(hz / 1000 * 2));
+	if (variant->mode == KVM_VMCLOCK_MODE_USER) {
+		user_clock(self->vm, hz, &uclk);
+		vc.user_clock = (unsigned long)&uclk;
+		vc.user_clock_size = sizeof(uclk);
+	}
+	vm_ioctl(self->vm, KVM_SET_VMCLOCK, &vc);
+
+	/* Settle: the first exits make the page UNRELIABLE. */
+	for (t0 = vmclock_now_ns(); vmclock_now_ns() - t0 < 100000000ULL;)
+		run_sync(self->vcpu);
+	usleep(SETTLE_US);
+	vmclock_page_read(self->page, &clk);
+	TEST_ASSERT(clk.clock_status == VMCLOCK_STATUS_UNRELIABLE,
+		    "catch-up: page status %u, want UNRELIABLE", clk.clock_status);
+	updates = vmclock_updates(self->vm);
+	seq = clk.seq_count;
+	efd_count(self->efd);
+
+	/* One second of exits, each moving the TSC offset. */
+	for (t0 = vmclock_now_ns(); vmclock_now_ns() - t0 < 1000000000ULL; exits++)
+		run_sync(self->vcpu);
+	usleep(SETTLE_US);
+
+	vmclock_page_read(self->page, &clk);
+	updates = vmclock_updates(self->vm) - updates;
+	signals = efd_count(self->efd);
+	ksft_print_msg("catch-up: %lu exits in 1 s: %lu rewrites, seq %lu -> %u, %lu signals\n",
+		       (unsigned long)exits, (unsigned long)updates,
+		       (unsigned long)seq, clk.seq_count,
+		       (unsigned long)signals);
+	TEST_ASSERT(exits > 10, "only %lu exits", (unsigned long)exits);
+	TEST_ASSERT(!updates && clk.seq_count == seq,
+		    "an UNRELIABLE page rewritten %lu times (seq_count %lu -> %u)",
+		    (unsigned long)updates, (unsigned long)seq, clk.seq_count);
+	TEST_ASSERT(!signals, "eventfd signalled %lu times", (unsigned long)signals);
+}
+
+int main(int argc, char *argv[])
+{
+	TEST_REQUIRE(kvm_check_cap(KVM_CAP_VMCLOCK) & BIT(KVM_VMCLOCK_MODE_AUTO));
+	TEST_REQUIRE(kvm_check_cap(KVM_CAP_ADJUST_CLOCK) & KVM_CLOCK_REALTIME);
+	TEST_REQUIRE(sys_clocksource_is_based_on_tsc());
+
+	return test_harness_run(argc, argv);
+}
