@@ -9,9 +9,11 @@
  * page must describe the new state, with nothing else happening.
  *
  * catchup: a vCPU whose TSC runs faster than the host's without TSC
- * scaling uses software catch-up, which moves its offset at every exit.
- * The page says UNRELIABLE once; it is not rewritten (no seq_count step,
- * no statistic, no eventfd) while the guest runs for a second.
+ * scaling uses software catch-up, which moves its offset at every exit
+ * (without the master clock, which a second vCPU with another TSC offset
+ * turns off).  The page says UNRELIABLE once; it is not rewritten (no
+ * seq_count step, no statistic, no eventfd) while the guest runs for a
+ * second.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -218,7 +220,7 @@ static u64 efd_count(int efd)
 
 FIXTURE(catchup) {
 	struct kvm_vm *vm;
-	struct kvm_vcpu *vcpu;
+	struct kvm_vcpu *vcpu, *other;
 	void *page;
 	int efd;
 };
@@ -237,7 +239,11 @@ FIXTURE_VARIANT_ADD(catchup, user) {
 
 FIXTURE_SETUP(catchup)
 {
-	self->vm = vm_create_with_one_vcpu(&self->vcpu, guest_code);
+	struct kvm_vcpu *vcpus[2];
+
+	self->vm = vm_create_with_vcpus(2, guest_code, vcpus);
+	self->vcpu = vcpus[0];
+	self->other = vcpus[1];
 	vm_userspace_mem_region_add(self->vm, VM_MEM_SRC_ANONYMOUS, PAGE_GPA,
 				    PAGE_SLOT, 1, 0);
 	self->page = addr_gpa2hva(self->vm, PAGE_GPA);
@@ -281,20 +287,23 @@ TEST_F(catchup, no_rewrites)
 		.gpa = PAGE_GPA,
 		.eventfd = self->efd,
 	};
-	u64 hz = tsc_hz(self->vcpu), updates, seq, exits = 0, t0, signals;
+	u64 hz = tsc_hz(self->vcpu), updates, seq, exits = 0, t0, signals, offset;
 	struct vmclock_abi clk, uclk;
 
 	if (kvm_has_cap(KVM_CAP_TSC_CONTROL))
 		SKIP(return, "TSC scaling: a faster guest TSC does not use catch-up here");
 
-	/* Twice the host's frequency, without scaling: software catch-up. */
-	vcpu_ioctl(self->vcpu, KVM_SET_TSC_KHZ,
-		   (void *)(unsigned long)(hz / 1000 * 2));
+	/* The USER clock first: KVM_GET_CLOCK needs the master clock. */
 	if (variant->mode == KVM_VMCLOCK_MODE_USER) {
 		user_clock(self->vm, hz, &uclk);
 		vc.user_clock = (unsigned long)&uclk;
 		vc.user_clock_size = sizeof(uclk);
 	}
+	/* Vcpus that disagree: no master clock, catch-up at every exit. */
+	vmclock_set_tsc_offset(self->other, vmclock_tsc_offset(self->vcpu) + hz);
+	/* Twice the host's frequency, without scaling: software catch-up. */
+	vcpu_ioctl(self->vcpu, KVM_SET_TSC_KHZ,
+		   (void *)(unsigned long)(hz / 1000 * 2));
 	vm_ioctl(self->vm, KVM_SET_VMCLOCK, &vc);
 
 	/* Settle: the first exits make the page UNRELIABLE. */
@@ -307,6 +316,7 @@ TEST_F(catchup, no_rewrites)
 	updates = vmclock_updates(self->vm);
 	seq = clk.seq_count;
 	efd_count(self->efd);
+	offset = vmclock_tsc_offset(self->vcpu);
 
 	/* One second of exits, each moving the TSC offset. */
 	for (t0 = vmclock_now_ns(); vmclock_now_ns() - t0 < 1000000000ULL; exits++)
@@ -321,6 +331,8 @@ TEST_F(catchup, no_rewrites)
 		       (unsigned long)seq, clk.seq_count,
 		       (unsigned long)signals);
 	TEST_ASSERT(exits > 10, "only %lu exits", (unsigned long)exits);
+	TEST_ASSERT(vmclock_tsc_offset(self->vcpu) != offset,
+		    "catch-up did not move the TSC offset: nothing was tested");
 	TEST_ASSERT(!updates && clk.seq_count == seq,
 		    "an UNRELIABLE page rewritten %lu times (seq_count %lu -> %u)",
 		    (unsigned long)updates, (unsigned long)seq, clk.seq_count);
