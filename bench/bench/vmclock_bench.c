@@ -42,6 +42,7 @@
 #include "processor.h"
 #include "test_util.h"
 #include "ucall_common.h"
+#include "vmclock.h"
 
 /* One memslot, identity mapped: vmclock page, pvclock page, pairing, results */
 #define BENCH_GPA		0xc0000000ULL
@@ -64,7 +65,6 @@
 #define MAX_STEPS		100000
 #define PASSES			11
 #define PASS_TIMEOUT_NS		(10 * NSEC_PER_SEC)
-#define SEQ_TIMEOUT_NS		(100 * 1000 * 1000ULL)
 
 #define PARAM_MAX_ERROR	"/sys/module/kvm/parameters/vmclock_max_error_ns"
 #define STAT_UPDATES	"vmclock_updates"
@@ -91,20 +91,6 @@ static inline u64 frac_to_ns(u64 frac)
 	return ((__u128)frac * NSEC_PER_SEC) >> 64;
 }
 
-/* Exactly the arithmetic of ptp_vmclock's vmclock_get_crosststamp(). */
-static inline u64 vmclock_calc(const struct vmclock_abi *clk, u64 counter,
-			       u64 *sec)
-{
-	__u128 res;
-
-	res = (__u128)(counter - clk->counter_value) *
-	      clk->counter_period_frac_sec;
-	res >>= clk->counter_period_shift;
-	res += clk->time_frac_sec;
-	*sec = (u64)(res >> 64) + clk->time_sec;
-	return (u64)res;
-}
-
 static noinline u64 op_empty(void)
 {
 	return READ_ONCE(guest_sink);
@@ -123,7 +109,7 @@ static noinline u64 op_vmclock(void)
 		smp_rmb();
 		if (READ_ONCE(clk->clock_status) == VMCLOCK_STATUS_UNRELIABLE)
 			return 0;
-		frac = vmclock_calc(clk, rdtsc(), &sec);
+		frac = vmclock_time_at(clk, rdtsc(), &sec);
 		/* Pairs with the write barrier before KVM's even seq. */
 		smp_rmb();
 	} while (seq != READ_ONCE(clk->seq_count));
@@ -347,34 +333,11 @@ static bool vm_stat_read(struct kvm_vm *vm, const char *name, u64 *val)
 }
 
 /* Seqcount-consistent copy of the page, as ptp_vmclock reads it. */
-static void vmclock_read(const struct vmclock_abi *page,
-			 struct vmclock_abi *copy)
-{
-	u64 deadline = mono_ns() + SEQ_TIMEOUT_NS;
-	u32 seq;
-
-	for (;;) {
-		seq = READ_ONCE(page->seq_count) & ~1u;
-		/* Pairs with the write barrier after KVM's odd seq. */
-		smp_rmb();
-		memcpy(copy, page, sizeof(*copy));
-		/* Pairs with the write barrier before KVM's even seq. */
-		smp_rmb();
-		if (READ_ONCE(page->seq_count) == seq) {
-			copy->seq_count = seq;
-			return;
-		}
-		TEST_ASSERT(mono_ns() < deadline,
-			    "seq_count 0x%x did not settle in 100 ms",
-			    READ_ONCE(page->seq_count));
-	}
-}
-
 static u32 page_seq(const struct vmclock_abi *page)
 {
 	struct vmclock_abi c;
 
-	vmclock_read(page, &c);
+	vmclock_page_read(page, &c);
 	return c.seq_count;
 }
 
@@ -443,9 +406,9 @@ static bool sample_diff(struct kvm_vm *vm, const struct vmclock_abi *page,
 	struct kvm_clock_data data = {};
 	u64 sec, frac;
 
-	vmclock_read(page, &before);
+	vmclock_page_read(page, &before);
 	vm_ioctl(vm, KVM_GET_CLOCK, &data);
-	vmclock_read(page, &clk);
+	vmclock_page_read(page, &clk);
 	if (before.seq_count != clk.seq_count)
 		return false;
 	TEST_ASSERT((data.flags & (KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)) ==
@@ -454,7 +417,7 @@ static bool sample_diff(struct kvm_vm *vm, const struct vmclock_abi *page,
 		    data.flags);
 	TEST_ASSERT(clk.clock_status == VMCLOCK_STATUS_SYNCHRONIZED,
 		    "clock_status %u", clk.clock_status);
-	frac = vmclock_calc(&clk, host_to_guest_tsc(x, data.host_tsc), &sec);
+	frac = vmclock_time_at(&clk, host_to_guest_tsc(x, data.host_tsc), &sec);
 	*diff = (s64)(sec * NSEC_PER_SEC + frac_to_ns(frac) - data.realtime);
 	return true;
 }
@@ -817,7 +780,7 @@ static void run_passes(int kvm_fd, int nr_vms, struct pass_cost *pc)
 	for (i = 0; i < nr_vms; i++) {
 		struct vmclock_abi c;
 
-		vmclock_read(vms[i].page, &c);
+		vmclock_page_read(vms[i].page, &c);
 		pc->synchronized += c.clock_status == VMCLOCK_STATUS_SYNCHRONIZED;
 	}
 	for (i = 0; i < nr_vms; i++)

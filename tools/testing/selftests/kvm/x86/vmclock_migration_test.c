@@ -277,8 +277,7 @@ TEST(get_set_replay_off)
 /* A USER clock comes back from GET into the buffer the VMM gives. */
 TEST(get_set_replay_user)
 {
-	struct vmclock_abi h = {}, got;
-	struct kvm_clock_data data;
+	struct vmclock_abi h, got;
 	struct kvm_vmclock vc = {
 		.mode = KVM_VMCLOCK_MODE_USER,
 		.gpa = PAGE_GPA,
@@ -291,18 +290,7 @@ TEST(get_set_replay_user)
 	mig_vm_create(&src);
 	mig_vm_create(&dst);
 	hz = (u64)__vcpu_ioctl(src.vcpu, KVM_GET_TSC_KHZ, NULL) * 1000;
-	vmclock_get_clock(src.vm, &data);
-	h.magic = VMCLOCK_MAGIC;
-	h.size = VMCLOCK_PAGE_SIZE;
-	h.version = 1;
-	h.counter_id = VMCLOCK_COUNTER_X86_TSC;
-	h.time_type = VMCLOCK_TIME_UTC;
-	h.clock_status = VMCLOCK_STATUS_SYNCHRONIZED;
-	h.counter_value = data.host_tsc;
-	h.time_sec = data.realtime / 1000000000ULL;
-	h.time_frac_sec = (u64)((((unsigned __int128)(data.realtime % 1000000000ULL)) << 64) /
-				1000000000ULL);
-	h.counter_period_frac_sec = (u64)(((unsigned __int128)1 << 64) / hz);
+	vmclock_user_clock(src.vm, hz, &h);
 	set(&src, &vc);
 
 	memset(&got, 0xa5, sizeof(got));

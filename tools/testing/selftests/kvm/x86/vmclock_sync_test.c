@@ -258,27 +258,6 @@ FIXTURE_TEARDOWN(catchup)
 	kvm_vm_free(self->vm);
 }
 
-/* A USER clock for the host TSC, from one KVM_GET_CLOCK pair */
-static void user_clock(struct kvm_vm *vm, u64 hz, struct vmclock_abi *c)
-{
-	struct kvm_clock_data data;
-
-	vmclock_get_clock(vm, &data);
-	memset(c, 0, sizeof(*c));
-	c->magic = VMCLOCK_MAGIC;
-	c->size = VMCLOCK_PAGE_SIZE;
-	c->version = 1;
-	c->counter_id = VMCLOCK_COUNTER_X86_TSC;
-	c->time_type = VMCLOCK_TIME_UTC;
-	c->clock_status = VMCLOCK_STATUS_SYNCHRONIZED;
-	c->counter_value = data.host_tsc;
-	c->time_sec = data.realtime / 1000000000ULL;
-	c->time_frac_sec = (u64)((((unsigned __int128)(data.realtime % 1000000000ULL)) << 64) /
-				 1000000000ULL);
-	/* 1 / hz s = 2^64 / hz in 2^-64 s, with shift 0 (hz > 1) */
-	c->counter_period_frac_sec = (u64)(((unsigned __int128)1 << 64) / hz);
-}
-
 TEST_F(catchup, no_rewrites)
 {
 	struct kvm_vmclock vc = {
@@ -295,7 +274,7 @@ TEST_F(catchup, no_rewrites)
 
 	/* The USER clock first: KVM_GET_CLOCK needs the master clock. */
 	if (variant->mode == KVM_VMCLOCK_MODE_USER) {
-		user_clock(self->vm, hz, &uclk);
+		vmclock_user_clock(self->vm, hz, &uclk);
 		vc.user_clock = (unsigned long)&uclk;
 		vc.user_clock_size = sizeof(uclk);
 	}

@@ -36,8 +36,8 @@
 #include "processor.h"
 #include "test_util.h"
 #include "ucall_common.h"
+#include "vmclock.h"
 
-#define VMCLOCK_PAGE_SIZE	4096ULL
 #define VMCLOCK_SLOT		10
 #define VMCLOCK_NPAGES		4
 #define VMCLOCK_GPA		0xc0000000ULL
@@ -135,20 +135,6 @@ static int dither_slack(void)
 
 #define EXPECTED_CLOCK_FLAGS	(KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)
 
-/* Exactly the arithmetic of ptp_vmclock's vmclock_get_crosststamp(). */
-static inline u64 vmclock_calc(const struct vmclock_abi *clk, u64 counter,
-			       u64 *sec)
-{
-	unsigned __int128 res;
-	u64 delta = counter - clk->counter_value;
-
-	res = (unsigned __int128)delta * clk->counter_period_frac_sec;
-	res >>= clk->counter_period_shift;
-	res += clk->time_frac_sec;
-	*sec = (u64)(res >> 64) + clk->time_sec;
-	return (u64)res;
-}
-
 static inline u64 frac_to_ns(u64 frac)
 {
 	return ((unsigned __int128)frac * NSEC_PER_SEC) >> 64;
@@ -186,7 +172,7 @@ static void guest_code(struct vmclock_abi *clk)
 			smp_rmb();
 			status = READ_ONCE(clk->clock_status);
 			tsc = rdtsc();
-			frac = vmclock_calc(clk, tsc, &sec);
+			frac = vmclock_time_at(clk, tsc, &sec);
 			/* Pairs with the write barrier before KVM's even seq. */
 			smp_rmb();
 		} while (seq != READ_ONCE(clk->seq_count));
@@ -386,29 +372,6 @@ static void assert_vmclock_state(struct kvm_vm *vm, u32 mode, u64 gpa)
 		    vc.mode, (unsigned long)vc.gpa, mode, (unsigned long)gpa);
 }
 
-/* Seqcount-consistent copy of the page (VMCLOCK_MAX_WAIT as in the driver). */
-static void vmclock_read(const struct vmclock_abi *page, struct vmclock_abi *copy)
-{
-	u64 deadline = now_ns() + SEQ_TIMEOUT_NS;
-	u32 seq;
-
-	for (;;) {
-		seq = READ_ONCE(page->seq_count) & ~1u;
-		/* Pairs with the write barrier after KVM's odd seq. */
-		smp_rmb();
-		memcpy(copy, page, sizeof(*copy));
-		/* Pairs with the write barrier before KVM's even seq. */
-		smp_rmb();
-		if (READ_ONCE(page->seq_count) == seq) {
-			copy->seq_count = seq;
-			return;
-		}
-		TEST_ASSERT(now_ns() < deadline,
-			    "seq_count 0x%x did not settle within 100 ms",
-			    READ_ONCE(page->seq_count));
-	}
-}
-
 static void assert_header(const struct vmclock_abi *clk)
 {
 	TEST_ASSERT(clk->magic == VMCLOCK_MAGIC, "magic 0x%x", clk->magic);
@@ -471,16 +434,16 @@ static enum sample_result sample_diff(struct kvm_vm *vm,
 	struct kvm_clock_data data;
 	u64 sec, frac;
 
-	vmclock_read(page, &before);
+	vmclock_page_read(page, &before);
 	get_clock(vm, &data);
-	vmclock_read(page, clk);
+	vmclock_page_read(page, clk);
 	if (before.seq_count != clk->seq_count)
 		return SAMPLE_RETRY;
 	if (!status_reliable(clk->clock_status))
 		return SAMPLE_UNRELIABLE;
 
 	*guest_tsc = host_to_guest_tsc(x, data.host_tsc);
-	frac = vmclock_calc(clk, *guest_tsc, &sec);
+	frac = vmclock_time_at(clk, *guest_tsc, &sec);
 	*diff = (s64)(sec * NSEC_PER_SEC + frac_to_ns(frac) - data.realtime);
 	return SAMPLE_OK;
 }
@@ -557,7 +520,7 @@ static void run_accuracy(struct kvm_vm *vm, const struct vmclock_abi *page,
 	enum sample_result r;
 	s64 diff;
 
-	vmclock_read(page, &clk);
+	vmclock_page_read(page, &clk);
 	assert_header(&clk);
 	assert_tai(&clk);
 
@@ -726,7 +689,7 @@ static void wait_status(const struct vmclock_abi *page, bool unreliable,
 	struct vmclock_abi clk;
 
 	for (;;) {
-		vmclock_read(page, &clk);
+		vmclock_page_read(page, &clk);
 		if (unreliable ? clk.clock_status == VMCLOCK_STATUS_UNRELIABLE :
 				 status_reliable(clk.clock_status))
 			break;
@@ -923,7 +886,7 @@ TEST_F_TIMEOUT(vmclock_tsc_offset, follows, 60)
 		break;
 	}
 
-	vmclock_read(self->v.page, &clk);
+	vmclock_page_read(self->v.page, &clk);
 	set_tsc_offset(vcpu, offset);
 	kvmclock_refresh(self->v.vm);
 	tsc_xform_get(vcpu, &x);
@@ -989,7 +952,7 @@ TEST(tsc_scaling)
 	wait_guest_accurate(v.vcpu[0], "scaled");
 	run_guest_view(v.vcpu[0], NULL, "scaled guest view");
 
-	vmclock_read(v.page, &clk);
+	vmclock_page_read(v.page, &clk);
 	period = clk.counter_period_frac_sec;
 	for (i = 0; i < 64 + clk.counter_period_shift; i++)
 		period /= 2;
@@ -1025,7 +988,7 @@ TEST_F(vmclock, modes)
 		/* The header must be written synchronously by SET. */
 		memset(v->page, 0xff, VMCLOCK_PAGE_SIZE);
 		vmclock_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
-		vmclock_read(v->page, &clk);
+		vmclock_page_read(v->page, &clk);
 		assert_header(&clk);
 
 		vmclock_get(v->vm, &vc);
@@ -1290,7 +1253,7 @@ TEST_F(vmclock_bad, rejected)
 	 * request's target page is untouched.
 	 */
 	vmclock_vm_enable(v, &x);
-	vmclock_read(v->page, &hdr);
+	vmclock_page_read(v->page, &hdr);
 	memcpy(snap, v->page, sizeof(snap));
 	memcpy(alt_snap, v->alt, sizeof(alt_snap));
 	bad_set(v->vm, &vc, variant->err);
@@ -1673,7 +1636,7 @@ TEST(unreliable_without_vcpu)
 				    VMCLOCK_SLOT, 1, 0);
 	page = addr_gpa2hva(vm, VMCLOCK_GPA);
 	vmclock_set(vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
-	vmclock_read(page, &clk);
+	vmclock_page_read(page, &clk);
 	assert_header(&clk);
 	TEST_ASSERT(clk.clock_status == VMCLOCK_STATUS_UNRELIABLE,
 		    "no vCPU, clock_status %u", clk.clock_status);
@@ -1683,10 +1646,6 @@ TEST(unreliable_without_vcpu)
 	kvm_vm_free(vm);
 }
 
-static u64 vmclock_updates(struct kvm_vm *vm)
-{
-	return vm_get_stat(vm, vmclock_updates);
-}
 
 /* USER mode helpers, below */
 static void user_clock_now(struct kvm_vm *vm, struct vmclock_abi *c);
@@ -1879,7 +1838,7 @@ static void wait_tai(const struct vmclock_abi *page, int tai)
 	struct vmclock_abi clk;
 
 	for (;;) {
-		vmclock_read(page, &clk);
+		vmclock_page_read(page, &clk);
 		if (tai_matches(&clk, tai))
 			break;
 		TEST_ASSERT(now_ns() - start < UPDATE_TIMEOUT_NS,
@@ -2059,7 +2018,7 @@ TEST_F_TIMEOUT(host_time, clock_step, 60)
 
 	vmclock_vm_enable(&self->v, &x);
 	for (i = 0; i < ARRAY_SIZE(steps_us); i++) {
-		vmclock_read(self->v.page, &clk);
+		vmclock_page_read(self->v.page, &clk);
 		before = vmclock_updates(self->v.vm);
 		t0 = now_ns();
 		step_clock(steps_us[i]);
@@ -2120,7 +2079,7 @@ TEST(tracepoint)
 	vmclock_vm_enable(&v, &x);
 	vmclock_set(v.vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
 	updates = vmclock_updates(v.vm);
-	vmclock_read(v.page, &clk);
+	vmclock_page_read(v.page, &clk);
 
 	TEST_ASSERT(write_str(TRACE_EVENT_DIR "enable", "0"),
 		    "cannot disable the event");
@@ -2186,7 +2145,7 @@ static u64 rng(void)
 
 static unsigned __int128 clk_time(const struct vmclock_abi *c, u64 counter)
 {
-	u64 sec, frac = vmclock_calc(c, counter, &sec);
+	u64 sec, frac = vmclock_time_at(c, counter, &sec);
 
 	return ((unsigned __int128)sec << 64) | frac;
 }
@@ -2241,7 +2200,7 @@ static void user_clock_advance(struct vmclock_abi *c,
 	u64 sec, frac;
 
 	*c = *base;
-	frac = vmclock_calc(base, base->counter_value + d, &sec);
+	frac = vmclock_time_at(base, base->counter_value + d, &sec);
 	c->counter_value = base->counter_value + d;
 	c->time_sec = sec;
 	c->time_frac_sec = frac;
@@ -2306,7 +2265,7 @@ static void assert_user_exact(const struct vmclock_abi *h,
 	unsigned __int128 th, tg, diff;
 	int i;
 
-	vmclock_read(page, &g);
+	vmclock_page_read(page, &g);
 	assert_header(&g);
 	TEST_ASSERT(g.flags == (h->flags |
 				(notify ? VMCLOCK_FLAG_NOTIFICATION_PRESENT : 0)),
@@ -2373,7 +2332,7 @@ static void assert_user_guest_view(struct kvm_vcpu *vcpu,
 		guest_sample(vcpu, &s);
 		TEST_ASSERT(s.status == h->clock_status, "%s: guest status %u",
 			    what, s.status);
-		frac = vmclock_calc(h, s.tsc - x->offset, &sec);
+		frac = vmclock_time_at(h, s.tsc - x->offset, &sec);
 		ns = sec * NSEC_PER_SEC + frac_to_ns(frac);
 		TEST_ASSERT(ns == s.ns, "%s: guest %lu ns, host-domain clock %lu ns",
 			    what, (unsigned long)s.ns, (unsigned long)ns);
@@ -2387,7 +2346,7 @@ static void wait_seq_change(const struct vmclock_abi *page, u32 old_seq,
 	struct vmclock_abi clk;
 
 	for (;;) {
-		vmclock_read(page, &clk);
+		vmclock_page_read(page, &clk);
 		if (clk.seq_count != old_seq)
 			return;
 		TEST_ASSERT(now_ns() - start < UPDATE_TIMEOUT_NS,
@@ -2480,13 +2439,13 @@ TEST_F(vmclock_user, exact)
 	assert_user_exact(&h, self->v.page, &x, false, "fed again");
 
 	/* USER -> AUTO -> USER: each switch is one seq_count step. */
-	vmclock_read(self->v.page, &before);
+	vmclock_page_read(self->v.page, &before);
 	auto_set(self->v.vm, 0, 0, NULL);
-	vmclock_read(self->v.page, &after);
+	vmclock_page_read(self->v.page, &after);
 	TEST_ASSERT_EQ(after.seq_count, before.seq_count + 2);
 	assert_vmclock_state(self->v.vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
 	user_set(self->v.vm, 0, 0, &h);
-	vmclock_read(self->v.page, &before);
+	vmclock_page_read(self->v.page, &before);
 	TEST_ASSERT_EQ(before.seq_count, after.seq_count + 2);
 	assert_user_exact(&h, self->v.page, &x, false, "back to USER");
 }
@@ -2511,7 +2470,7 @@ TEST_F(vmclock, user_follows_offset)
 	assert_user_exact(&h, self->v.page, &x, false, "fed");
 
 	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
-		vmclock_read(self->v.page, &clk);
+		vmclock_page_read(self->v.page, &clk);
 		updates = vmclock_updates(self->v.vm);
 		set_tsc_offset(vcpu, offset_for(kinds[i], khz));
 		wait_seq_change(self->v.page, clk.seq_count, "offset change");
@@ -2550,7 +2509,7 @@ static void guest_writes_tsc(struct vmclock_vm *v, u64 value,
 	int i;
 
 	tsc_xform_get(vcpu, &old);
-	vmclock_read(v->page, &clk);
+	vmclock_page_read(v->page, &clk);
 	updates = vmclock_updates(v->vm);
 
 	/*
@@ -3094,7 +3053,7 @@ static void guest_loop_code(struct vmclock_abi *page, u64 strict)
 			if (c.flags & VMCLOCK_FLAG_TIME_MAXERROR_VALID)
 				GUEST_ASSERT_EQ(c.time_maxerror_nanosec,
 						user_checksum(c.time_sec, c.time_frac_sec));
-			frac = vmclock_calc(&c, tsc, &sec);
+			frac = vmclock_time_at(&c, tsc, &sec);
 			t = ((unsigned __int128)sec << 64) | frac;
 			if (prev_mono && (c.flags & VMCLOCK_FLAG_TIME_MONOTONIC))
 				__GUEST_ASSERT(t + 1 >= prev,
@@ -3222,7 +3181,7 @@ TEST(user_migration)
 			user_set(src.vm, 0, 0, &clk);
 		else
 			auto_set(src.vm, 0, 0, &clk);
-		vmclock_read(src.page, &clk);
+		vmclock_page_read(src.page, &clk);
 		TEST_ASSERT(clk.disruption_marker == 41 &&
 			    clk.vm_generation_counter == 6 &&
 			    (clk.flags & VMCLOCK_FLAG_DISRUPTION_IMMINENT) &&
@@ -3260,7 +3219,7 @@ TEST(user_migration)
 				 KVM_VMCLOCK_FLAG_SET_VM_GENERATION, 0, &clk);
 
 		/* Exactly one disruption, the same generation, no warning. */
-		vmclock_read(dst.page, &clk);
+		vmclock_page_read(dst.page, &clk);
 		TEST_ASSERT(clk.disruption_marker == 42 &&
 			    clk.vm_generation_counter == 6 &&
 			    !(clk.flags & VMCLOCK_FLAG_DISRUPTION_IMMINENT) &&
@@ -3277,7 +3236,7 @@ TEST(user_migration)
 			user_clock_now(dst.vm, &h);
 			user_set(dst.vm, 0, 0, &h);
 		}
-		vmclock_read(dst.page, &clk);
+		vmclock_page_read(dst.page, &clk);
 		TEST_ASSERT(clk.disruption_marker == 42 &&
 			    clk.vm_generation_counter == 6,
 			    "destination after updates: marker %lu generation %lu",
@@ -3306,7 +3265,7 @@ TEST(snapshot_restore)
 	memset(&clk, 0, sizeof(clk));
 	clk.flags = VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT;
 	auto_set(vm.vm, KVM_VMCLOCK_FLAG_BUMP_VM_GENERATION, 0, &clk);
-	vmclock_read(vm.page, &clk);
+	vmclock_page_read(vm.page, &clk);
 	TEST_ASSERT(clk.vm_generation_counter == 1 &&
 		    (clk.flags & VMCLOCK_FLAG_VM_GEN_COUNTER_PRESENT),
 		    "generation %lu", (unsigned long)clk.vm_generation_counter);
@@ -3322,7 +3281,7 @@ TEST(snapshot_restore)
 		clk.disruption_marker = snap.disruption_marker;
 		clk.vm_generation_counter = snap.vm_generation_counter;
 		auto_set(restored.vm, flags, 0, &clk);
-		vmclock_read(restored.page, &clk);
+		vmclock_page_read(restored.page, &clk);
 		TEST_ASSERT(clk.vm_generation_counter == 2 &&
 			    clk.disruption_marker == snap.disruption_marker + 1,
 			    "restore %d: generation %lu marker %lu", i,
@@ -3337,7 +3296,7 @@ TEST(snapshot_restore)
 	clk.disruption_marker = snap.disruption_marker;
 	clk.vm_generation_counter = snap.vm_generation_counter;
 	user_set(vm.vm, flags, 0, &clk);
-	vmclock_read(vm.page, &clk);
+	vmclock_page_read(vm.page, &clk);
 	TEST_ASSERT(clk.vm_generation_counter == 2 && clk.disruption_marker == 1,
 		    "in-place restore: generation %lu marker %lu",
 		    (unsigned long)clk.vm_generation_counter,
@@ -3361,7 +3320,7 @@ TEST_F(vmclock, eventfd)
 	/* No eventfd, no flag. */
 	user_clock_now(v->vm, &h);
 	user_set(v->vm, 0, 0, &h);
-	vmclock_read(v->page, &clk);
+	vmclock_page_read(v->page, &clk);
 	TEST_ASSERT(!(clk.flags & VMCLOCK_FLAG_NOTIFICATION_PRESENT),
 		    "NOTIFICATION_PRESENT without an eventfd");
 
@@ -3369,7 +3328,7 @@ TEST_F(vmclock, eventfd)
 		user_clock_advance(&clk, &h, i * 1000);
 		user_set(v->vm, KVM_VMCLOCK_FLAG_EVENTFD, efd, &clk);
 		TEST_ASSERT_EQ(efd_read(efd), 1);
-		vmclock_read(v->page, &clk);
+		vmclock_page_read(v->page, &clk);
 		TEST_ASSERT(clk.flags & VMCLOCK_FLAG_NOTIFICATION_PRESENT,
 			    "no NOTIFICATION_PRESENT with an eventfd");
 	}
@@ -3390,12 +3349,12 @@ TEST_F(vmclock, eventfd)
 
 	/* Updates by KVM itself: one signal per new seq_count. */
 	for (i = 0; i < 4; i++) {
-		vmclock_read(v->page, &before);
+		vmclock_page_read(v->page, &before);
 		updates = vmclock_updates(v->vm);
 		set_tsc_offset(v->vcpu[0], offset + (i & 1 ? 0 : 1000000));
 		wait_seq_change(v->page, before.seq_count, "offset change");
 		usleep(20 * 1000);
-		vmclock_read(v->page, &clk);
+		vmclock_page_read(v->page, &clk);
 		TEST_ASSERT_EQ(efd_read(efd), (clk.seq_count - before.seq_count) / 2);
 		TEST_ASSERT_EQ(vmclock_updates(v->vm) - updates,
 			       (clk.seq_count - before.seq_count) / 2);
@@ -3407,9 +3366,9 @@ TEST_F(vmclock, eventfd)
 	 * Another eventfd replaces the first one; AUTO mode signals too (the
 	 * host timekeeper may add an update of its own).
 	 */
-	vmclock_read(v->page, &before);
+	vmclock_page_read(v->page, &before);
 	auto_set(v->vm, KVM_VMCLOCK_FLAG_EVENTFD, efd2, NULL);
-	vmclock_read(v->page, &clk);
+	vmclock_page_read(v->page, &clk);
 	TEST_ASSERT_EQ(efd_read(efd2), (clk.seq_count - before.seq_count) / 2);
 	TEST_ASSERT_EQ(efd_read(efd), 0);
 	TEST_ASSERT(clk.flags & VMCLOCK_FLAG_NOTIFICATION_PRESENT, "AUTO: no flag");
@@ -3417,7 +3376,7 @@ TEST_F(vmclock, eventfd)
 	/* Without the flag: detached, flag cleared, no signal. */
 	user_set(v->vm, 0, 0, &h);
 	TEST_ASSERT_EQ(efd_read(efd2), 0);
-	vmclock_read(v->page, &clk);
+	vmclock_page_read(v->page, &clk);
 	TEST_ASSERT(!(clk.flags & VMCLOCK_FLAG_NOTIFICATION_PRESENT),
 		    "NOTIFICATION_PRESENT after the eventfd was detached");
 	set_tsc_offset(v->vcpu[0], offset + 777);
@@ -3430,7 +3389,7 @@ TEST_F(vmclock, eventfd)
 	TEST_ASSERT_EQ(efd_read(efd), 1);
 	vmclock_set(v->vm, KVM_VMCLOCK_MODE_OFF, 0);
 	TEST_ASSERT_EQ(efd_read(efd), 1);
-	vmclock_read(v->page, &clk);
+	vmclock_page_read(v->page, &clk);
 	TEST_ASSERT_EQ(clk.clock_status, VMCLOCK_STATUS_UNRELIABLE);
 	set_tsc_offset(v->vcpu[0], offset);
 	usleep(50 * 1000);
@@ -3445,7 +3404,7 @@ static void fuzz_assert_page(const struct vmclock_abi *page, const char *what,
 {
 	struct vmclock_abi c;
 
-	vmclock_read(page, &c);
+	vmclock_page_read(page, &c);
 	TEST_ASSERT(c.magic == VMCLOCK_MAGIC && c.size == VMCLOCK_PAGE_SIZE &&
 		    c.version == 1 && c.counter_id == VMCLOCK_COUNTER_X86_TSC &&
 		    !(c.seq_count & 1),

@@ -146,6 +146,32 @@ static inline bool vmclock_page_error(struct kvm_vm *vm,
 	return true;
 }
 
+/*
+ * A USER mode clock for the host TSC at @hz: the (host TSC, realtime) pair
+ * of one KVM_GET_CLOCK, and the period 1 / @hz.
+ */
+static inline void vmclock_user_clock(struct kvm_vm *vm, u64 hz,
+				      struct vmclock_abi *c)
+{
+	struct kvm_clock_data data;
+	u64 ns;
+
+	vmclock_get_clock(vm, &data);
+	ns = data.realtime % 1000000000ULL;
+	memset(c, 0, sizeof(*c));
+	c->magic = VMCLOCK_MAGIC;
+	c->size = VMCLOCK_PAGE_SIZE;
+	c->version = 1;
+	c->counter_id = VMCLOCK_COUNTER_X86_TSC;
+	c->time_type = VMCLOCK_TIME_UTC;
+	c->clock_status = VMCLOCK_STATUS_SYNCHRONIZED;
+	c->counter_value = data.host_tsc;
+	c->time_sec = data.realtime / 1000000000ULL;
+	c->time_frac_sec = (u64)(((unsigned __int128)ns << 64) / 1000000000ULL);
+	/* 1 / hz s = 2^64 / hz in 2^-64 s, with shift 0 (hz > 1) */
+	c->counter_period_frac_sec = (u64)(((unsigned __int128)1 << 64) / hz);
+}
+
 static inline u64 vmclock_tsc_offset(struct kvm_vcpu *vcpu)
 {
 	u64 offset;
