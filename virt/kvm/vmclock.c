@@ -20,8 +20,10 @@
  *  - kvm_vmclock_update() only queues the per-VM work; it can be called
  *    from any context in which queue_work() is allowed (including with IRQs
  *    off or raw spinlocks held), but not from a timekeeper notifier.  It
- *    queues the work whatever the mode, so that a change made while
- *    KVM_SET_VMCLOCK is turning the clock on is not lost.
+ *    does nothing unless the VM's clock is armed: on, or being turned on
+ *    by a KVM_SET_VMCLOCK, which arms it before it computes the page, so
+ *    that a change made meanwhile is not lost (and a VM without a vmclock
+ *    pays nothing).
  *  - A change of a vCPU's TSC (kvm_vmclock_vcpu_update()) also makes a
  *    KVM_REQ_VMCLOCK_UPDATE request, handled before that vCPU enters the
  *    guest again (kvm_vmclock_vcpu_sync()): the guest never runs on a TSC
@@ -324,19 +326,38 @@ static void kvm_vmclock_work_fn(struct work_struct *work)
 	kvm_vmclock_sync(container_of(work, struct kvm, vmclock.work));
 }
 
+/*
+ * The clock is on, or being turned on.  The caller changed what the page
+ * describes just before: the barrier pairs with the one in
+ * kvm_vmclock_arm(), so that either the caller sees the clock armed, or
+ * the KVM_SET_VMCLOCK that arms it computes the page from the change.
+ */
+static bool kvm_vmclock_armed(struct kvm *kvm)
+{
+	smp_mb();
+	return READ_ONCE(kvm->vmclock.armed) && !READ_ONCE(kvm->vmclock.dying);
+}
+
+static void kvm_vmclock_arm(struct kvm_vmclock_state *vc, bool armed)
+{
+	WRITE_ONCE(vc->armed, armed);
+	/* Pairs with kvm_vmclock_armed(): before the page is computed. */
+	smp_mb();
+}
+
 /**
  * kvm_vmclock_update - schedule a republication of a VM's vmclock
  * @kvm: the VM
  *
- * Queues the per-VM work, whatever the mode: a KVM_SET_VMCLOCK that is
- * turning the clock on at the same time has computed the page already,
- * and the work, which waits for it, publishes the change.  Any context
- * where queue_work() is allowed; the caller must hold a reference to @kvm
- * or otherwise keep it from being destroyed (e.g. be a vCPU of it).
+ * Queues the per-VM work if the clock is armed: a KVM_SET_VMCLOCK that is
+ * turning the clock on at the same time may have computed the page
+ * already, and the work, which waits for it, publishes the change.  Any
+ * context where queue_work() is allowed; the caller must hold a reference
+ * to @kvm or otherwise keep it from being destroyed (e.g. be a vCPU of it).
  */
 void kvm_vmclock_update(struct kvm *kvm)
 {
-	if (!READ_ONCE(kvm->vmclock.dying))
+	if (kvm_vmclock_armed(kvm))
 		queue_work(system_dfl_wq, &kvm->vmclock.work);
 }
 
@@ -351,8 +372,10 @@ void kvm_vmclock_update(struct kvm *kvm)
  */
 void kvm_vmclock_vcpu_update(struct kvm_vcpu *vcpu)
 {
+	if (!kvm_vmclock_armed(vcpu->kvm))
+		return;
 	kvm_make_request(KVM_REQ_VMCLOCK_UPDATE, vcpu);
-	kvm_vmclock_update(vcpu->kvm);
+	queue_work(system_dfl_wq, &vcpu->kvm->vmclock.work);
 }
 
 /**
@@ -520,6 +543,7 @@ void kvm_vmclock_destroy_vm(struct kvm *kvm)
 
 	mutex_lock(&vc->lock);
 	kvm_vmclock_retire(kvm, false);
+	kvm_vmclock_arm(vc, false);
 	mutex_unlock(&vc->lock);
 
 	/*
@@ -558,8 +582,10 @@ static int kvm_vmclock_set_on(struct kvm *kvm, u32 mode, gpa_t gpa,
 	 * A new page counts as in use from before it is computed, so that
 	 * the architecture's timekeeping work starts from the same line.
 	 */
-	if (!same)
+	if (!same) {
 		static_branch_inc(&kvm_vmclock_key);
+		kvm_vmclock_arm(vc, true);
+	}
 
 	r = kvm_vmclock_fill(kvm, mode, cfg, eventfd, &clk);
 	if (r)
@@ -613,8 +639,10 @@ static int kvm_vmclock_set_on(struct kvm *kvm, u32 mode, gpa_t gpa,
 	return 0;
 fail:
 	vc->seq = old_seq;
-	if (!same)
+	if (!same) {
 		static_branch_dec(&kvm_vmclock_key);
+		kvm_vmclock_arm(vc, vc->mode != KVM_VMCLOCK_MODE_OFF);
+	}
 	return r;
 }
 
@@ -761,6 +789,7 @@ int kvm_vm_ioctl_set_vmclock(struct kvm *kvm, void __user *argp)
 
 	if (arg.mode == KVM_VMCLOCK_MODE_OFF) {
 		kvm_vmclock_retire(kvm, true);
+		kvm_vmclock_arm(vc, false);
 		vc->cfg.flags = 0;
 		vc->cfg.disruption_marker = cfg.disruption_marker;
 		vc->cfg.vm_generation_counter = cfg.vm_generation_counter;
