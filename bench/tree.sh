@@ -60,7 +60,9 @@ while read -r name; do
 			die "$name does not apply"
 	fi
 	git add -u
-	{ echo "$subject"; echo; sed -n '/^$/,/^---$/p' "$p" | sed '1d;$d'; } >"$BUILD/.msg"
+	# The message: from the first blank line to the first '---' (not beyond: the
+	# diffstat is followed by a blank line too).
+	{ echo "$subject"; echo; awk 'b && /^---$/ { exit } b; /^$/ { b = 1 }' "$p"; } >"$BUILD/.msg"
 	git commit -q --allow-empty -F "$BUILD/.msg"
 done <"$TOP/patches/series"
 rm -f "$BUILD/.diff" "$BUILD/.msg"
