@@ -12,8 +12,10 @@ cd "$TOP"
 fail=0
 bad() { echo "guard: $*" >&2; fail=1; }
 base=$BUILD/linux
+# The whole files (tracked or not, but not ignored), that exist.
 # shellcheck disable=SC2086
-list=$(git ls-files -co --exclude-standard -- $KPATHS)
+list=$(git ls-files -co --exclude-standard -- $KPATHS | sort -u |
+	while read -r f; do if [ -f "$f" ]; then echo "$f"; fi; done)
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

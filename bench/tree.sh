@@ -69,7 +69,7 @@ rm -f "$BUILD/.diff" "$BUILD/.msg"
 # The whole files are the tree after the last patch (as the guard found from the patches).
 # shellcheck disable=SC2086
 (cd "$TOP" && git ls-files -co --exclude-standard -- $KPATHS) | while read -r f; do
-	[ "$(git rev-parse -q --verify "HEAD:$f" 2>/dev/null)" = "$(git hash-object --no-filters -- "$TOP/$f")" ] ||
+	[ ! -f "$TOP/$f" ] || [ "$(git rev-parse -q --verify "HEAD:$f" 2>/dev/null)" = "$(git hash-object --no-filters -- "$TOP/$f")" ] ||
 		die "$f in the repository differs from the patched tree: run bench/import.sh"
 done
 echo "$want" >.bench-series
