@@ -1,11 +1,41 @@
 #!/usr/bin/env bash
-# Import commits from a kernel git tree into this repository's form: files a commit adds
-# are stored whole at their kernel paths, edits to upstream files as the diff part of
-# patches/NNNN-slug.patch, and patches/series lists them in order.
-# Usage: bench/import.sh KERNEL_GIT_DIR BASE_REV [TIP_REV]   (replaces patches/)
+# Import commits from a kernel git tree into this repository's form:
+#  - patches/NNNN-slug.patch per commit: a Subject: header, the message, a line '---',
+#    and the commit's full diff (diffstat, summary, then every file, new files too),
+#    as git format-patch writes it;
+#  - patches/series lists them in order;
+#  - the files the series adds (absent from BASE_REV, present at TIP_REV) whole at their
+#    kernel paths, as they are after the last patch, so that reviewers read them whole.
+# Everything it writes is regenerated from the commits: re-run it after any change in
+# the kernel tree. bench/guard.sh checks that the whole files and the patches agree.
+# Usage: bench/import.sh KERNEL_GIT_DIR BASE_REV [TIP_REV]   (replaces patches/ and the
+# files under the kernel-path folders)
 . "$(dirname "$0")/lib.sh"
-tree=$1 base=$2 tip=${3:-HEAD}
+[ $# -ge 2 ] || die "usage: bench/import.sh KERNEL_GIT_DIR BASE_REV [TIP_REV]"
+tree=$(cd "$1" && pwd) base=$2 tip=${3:-HEAD}
+base=$(git -C "$tree" rev-parse --verify "$base^{commit}") || die "no commit $2 in $tree"
+tip=$(git -C "$tree" rev-parse --verify "$tip^{commit}") || die "no commit ${3:-HEAD} in $tree"
+git -C "$tree" merge-base --is-ancestor "$base" "$tip" || die "$2 is not an ancestor of ${3:-HEAD}"
+[ -z "$(git -C "$tree" rev-list --merges "$base..$tip")" ] || die "$base..$tip has merges: a series is linear"
+if [ -n "$(git -C "$tree" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+	log "warning: $tree has uncommitted changes: they are not imported"
+fi
 cd "$TOP"
+# Pinned diff options, whatever the user's git configuration: the same commits always
+# give the same bytes.
+g() { git -C "$tree" -c diff.noprefix=false -c diff.mnemonicPrefix=false -c core.quotePath=true "$@"; }
+dopts=(--no-color --no-ext-diff --no-renames --no-textconv --binary --abbrev=12
+	--diff-algorithm=myers --src-prefix=a/ --dst-prefix=b/)
+
+# Check every commit before writing anything.
+for c in $(git -C "$tree" rev-list --reverse "$base..$tip"); do
+	s=$(git -C "$tree" log -1 --format=%s "$c")
+	[ -n "$s" ] || die "commit $c has no subject"
+	if git -C "$tree" log -1 --format=%b "$c" | grep -qx -- '---'; then
+		die "commit $c ($s): a line '---' in the message would end it early"
+	fi
+done
+
 rm -f patches/*.patch
 : >patches/series
 i=0
@@ -14,19 +44,36 @@ for c in $(git -C "$tree" rev-list --reverse "$base..$tip"); do
 	subj=$(git -C "$tree" log -1 --format=%s "$c")
 	slug=$(echo "$subj" | sed 's/[^A-Za-z0-9]\+/-/g; s/^-//; s/-$//' | tr A-Z a-z | cut -c1-64 | sed 's/-$//')
 	name=$(printf '%04d-%s.patch' "$i" "$slug")
-	added=$(git -C "$tree" diff --name-only --diff-filter=A "$c^" "$c")
 	{
 		echo "Subject: $subj"
-		for f in $added; do echo "New-file: $f"; done
 		echo
 		git -C "$tree" log -1 --format=%b "$c" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
 		echo "---"
-		git -C "$tree" diff --no-renames --diff-filter=a "$c^" "$c"
+		g diff "${dopts[@]}" --stat=72 --summary -p "$c^" "$c"
 	} >"patches/$name"
-	for f in $added; do
-		mkdir -p "$(dirname "$f")"
-		git -C "$tree" show "$c:$f" >"$f"
-	done
 	echo "$name" >>patches/series
 	log "imported $name"
 done
+
+# The whole files: what the series adds, as at the tip. Files under the kernel-path
+# folders that the series no longer adds are removed.
+added=$(g diff --no-renames --name-only --diff-filter=A "$base" "$tip")
+for f in $added; do
+	case " $KPATHS " in *" ${f%%/*} "*) ;; *)
+		log "warning: $f is outside the kernel-path folders ($KPATHS): add its folder to KPATHS in bench/lib.sh" ;;
+	esac
+done
+# shellcheck disable=SC2086
+git ls-files -co --exclude-standard -- $KPATHS | while read -r f; do
+	grep -qxF -- "$f" <<<"$added" || { rm -f -- "$f"; log "removed $f (not added by the series any more)"; }
+done
+for d in $KPATHS; do [ -d "$d" ] && find "$d" -type d -empty -delete; done
+for f in $added; do
+	mkdir -p "$(dirname "$f")"
+	git -C "$tree" cat-file blob "$tip:$f" >"$f"
+	case $(git -C "$tree" ls-tree "$tip" -- "$f" | cut -d' ' -f1) in
+		100755) chmod +x "$f" ;;
+		*) chmod -x "$f" ;;
+	esac
+done
+log "$i patch(es), $(echo "$added" | grep -c .) whole file(s) written; next: bench/guard.sh, make check"

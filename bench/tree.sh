@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Make build/linux: the base tree (Debian linux-source-7.3, sha256-checked) as a git
-# repository, with each patch of patches/series applied as one commit. New files are
-# taken whole from the repository's kernel-path folders; edits to upstream files come
-# from the diff part of each patch.
+# repository, with each patch of patches/series applied as one commit: its full diff
+# (new files too) with git apply. The whole files under the repository's kernel-path
+# folders are not read here: bench/guard.sh, run first, checks that they are what the
+# patches make, and this script checks it again on the tree it made.
 . "$(dirname "$0")/lib.sh"
 if git -C "$SRC" rev-parse -q --verify refs/tags/base >/dev/null 2>&1; then
 	"$TOP/bench/guard.sh"
@@ -48,24 +49,28 @@ while read -r name; do
 	p=$TOP/patches/$name
 	[ -f "$p" ] || die "patches/series names $name, which does not exist"
 	n=$((n + 1))
-	# Header: Subject:, New-file: lines; blank line; body; a line '---'; the diff.
+	# Header: Subject:; blank line; body; a line '---'; the full diff (git apply skips
+	# the diffstat before it). git apply --index adds new files whatever the base's
+	# .gitignore says (Debian's ignores everything new at the top level).
 	subject=$(sed -n '1,/^$/s/^Subject: //p' "$p")
 	[ -n "$subject" ] || die "$name: no Subject: header"
-	sed -n '1,/^$/s/^New-file: //p' "$p" | while read -r f; do
-		[ -f "$TOP/$f" ] || die "$name: New-file $f is not in the repository"
-		mkdir -p "$(dirname "$f")" && cp "$TOP/$f" "$f"
-		# -f: Debian's top-level .gitignore ignores everything new at the top level
-		git add -f -- "$f"
-	done
 	awk 'f; /^---$/ { f = 1 }' "$p" >"$BUILD/.diff"
-	if [ -s "$BUILD/.diff" ]; then
+	if grep -q '^diff --git ' "$BUILD/.diff"; then
 		git apply --index --whitespace=error-all "$BUILD/.diff" ||
 			die "$name does not apply"
 	fi
 	git add -u
-	{ echo "$subject"; echo; sed -n '/^$/,/^---$/p' "$p" | sed '1d;$d'; } >"$BUILD/.msg"
+	# The message: from the first blank line to the first '---' (not beyond: the
+	# diffstat is followed by a blank line too).
+	{ echo "$subject"; echo; awk 'b && /^---$/ { exit } b; /^$/ { b = 1 }' "$p"; } >"$BUILD/.msg"
 	git commit -q --allow-empty -F "$BUILD/.msg"
 done <"$TOP/patches/series"
 rm -f "$BUILD/.diff" "$BUILD/.msg"
+# The whole files are the tree after the last patch (as the guard found from the patches).
+# shellcheck disable=SC2086
+(cd "$TOP" && git ls-files -co --exclude-standard -- $KPATHS) | while read -r f; do
+	[ ! -f "$TOP/$f" ] || [ "$(git rev-parse -q --verify "HEAD:$f" 2>/dev/null)" = "$(git hash-object --no-filters -- "$TOP/$f")" ] ||
+		die "$f in the repository differs from the patched tree: run bench/import.sh"
+done
 echo "$want" >.bench-series
 log "patched tree: $n patch(es) on base ($(git rev-parse --short HEAD))"
