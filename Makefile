@@ -6,7 +6,7 @@ BENCH := bench
 BUILD ?= $(CURDIR)/build
 export BUILD
 
-.PHONY: all demo bench series series-check check check-debug kernel kernel-debug tree deps guard selftests verdict clean help
+.PHONY: all demo bench series series-check check check-debug kernel kernel-debug tree deps guard selftests verdict clean help qemu
 
 all: help
 
@@ -18,10 +18,15 @@ help:
 	@echo "make series       the series as git format-patch files with a cover letter, in build/series"
 	@echo "make series-check checkpatch, git am on the base, kernel-doc, per-patch builds, W=1, sparse"
 	@echo "make tree         only make the patched tree in build/linux"
+	@echo "make qemu         build the patched QEMU of qemu/ (cached in /var/cache/kvm-vmclock/qemu-build)"
 	@echo "make clean        remove build/ (the ccache outside the clone is kept)"
 
 deps:
 	@$(BENCH)/deps.sh
+
+# The companion QEMU series, built from Debian's QEMU 10.0.2 source; prints the binary.
+qemu: deps
+	@$(BENCH)/qemu-build.sh
 
 guard:
 	@$(BENCH)/guard.sh

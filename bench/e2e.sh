@@ -14,6 +14,11 @@ kernel=$BUILD/kbuild-$variant/arch/x86/boot/bzImage
 out=$BUILD/e2e
 [ -d "$hdr" ] && [ -f "$kernel" ] || die "no $variant kernel or headers (run bench/kernel.sh $variant)"
 qemu=$("$TOP/bench/qemu10.sh")
+# E2E_QEMU=patched: the VMM is the patched QEMU of qemu/ (bench/qemu-build.sh), which calls
+# KVM_SET_VMCLOCK itself; its firmware still comes from QEMU 10's packages. Not the default:
+# it needs the KVM side of the new uAPI, and vmclock_e2e still drives the stand-in.
+qbin=$qemu/usr/bin/qemu-system-x86_64
+[ "${E2E_QEMU:-debian}" != patched ] || qbin=$("$TOP/bench/qemu-build.sh")
 mkdir -p "$out" "$root/e2e"
 cflags=(-O2 -Wall -Wextra -Wno-unused-parameter -isystem "$hdr")
 
@@ -44,11 +49,11 @@ gcc "${cflags[@]}" -shared -fPIC -o "$root/e2e/vmclock_shim.so" "$TOP/bench/e2e/
 # QEMU 10, the firmware it loads for a -kernel boot of the pc machine, its libraries
 q=$root/e2e/qemu/usr
 mkdir -p "$q/bin" "$q/share/qemu" "$q/share/seabios"
-cp "$qemu/usr/bin/qemu-system-x86_64" "$q/bin/"
+cp "$qbin" "$q/bin/qemu-system-x86_64"
 for f in linuxboot_dma.bin kvmvapic.bin; do cp "$qemu/usr/share/qemu/$f" "$q/share/qemu/"; done
 cp "$qemu/usr/share/seabios/bios-256k.bin" "$q/share/seabios/"
-for b in "$qemu/usr/bin/qemu-system-x86_64" "$root/e2e/vmclock_shim.so"; do ldd "$b"; done |
+for b in "$qbin" "$root/e2e/vmclock_shim.so"; do ldd "$b"; done |
 	grep -o '/[^ ]*' | sort -u | while read -r l; do
 	[ -f "$root$l" ] || { mkdir -p "$root$(dirname "$l")"; cp -L "$l" "$root$l"; }
 done
-log "e2e: QEMU 10, nested guest ($(du -h "$root/e2e/l2.gz" | cut -f1) initramfs), shim in the initramfs"
+log "e2e: QEMU 10 ($([ "$qbin" = "$qemu/usr/bin/qemu-system-x86_64" ] && echo Debian || echo patched)), nested guest ($(du -h "$root/e2e/l2.gz" | cut -f1) initramfs), shim in the initramfs"
