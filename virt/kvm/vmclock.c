@@ -334,6 +334,7 @@ static void kvm_vmclock_work_fn(struct work_struct *work)
  */
 static bool kvm_vmclock_armed(struct kvm *kvm)
 {
+	/* Pairs with kvm_vmclock_arm(): after the change, before the check. */
 	smp_mb();
 	return READ_ONCE(kvm->vmclock.armed) && !READ_ONCE(kvm->vmclock.dying);
 }

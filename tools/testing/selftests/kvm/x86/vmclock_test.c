@@ -1651,7 +1651,6 @@ TEST(unreliable_without_vcpu)
 	kvm_vm_free(vm);
 }
 
-
 /* USER mode helpers, below */
 static void user_clock_now(struct kvm_vm *vm, struct vmclock_abi *c);
 static void user_set(struct kvm_vm *vm, u32 flags, int efd,
