@@ -2168,31 +2168,13 @@ static u64 user_checksum(u64 sec, u64 frac)
 static void user_clock_init(struct vmclock_abi *c, u64 host_tsc,
 			    u64 realtime_ns, u64 hz)
 {
-	int shift;
-
-	memset(c, 0, sizeof(*c));
-	c->magic = VMCLOCK_MAGIC;
-	c->size = VMCLOCK_PAGE_SIZE;
-	c->version = 1;
-	c->counter_id = VMCLOCK_COUNTER_X86_TSC;
-	c->time_type = VMCLOCK_TIME_UTC;
+	vmclock_user_clock_at(c, host_tsc, realtime_ns, hz);
 	c->flags = USER_CLOCK_FLAGS;
-	c->clock_status = VMCLOCK_STATUS_SYNCHRONIZED;
 	c->leap_second_smearing_hint = VMCLOCK_SMEARING_UTC_SLS;
 	c->tai_offset_sec = (u16)-37;
 	c->leap_indicator = VMCLOCK_LEAP_PRE_POS;
-
-	for (shift = 0; shift < 63; shift++)
-		if ((((unsigned __int128)1 << (64 + shift + 1)) / hz) >> 64)
-			break;
-	c->counter_period_shift = shift;
-	c->counter_period_frac_sec = (u64)(((unsigned __int128)1 << (64 + shift)) / hz);
 	c->counter_period_esterror_rate_frac_sec = c->counter_period_frac_sec >> 20;
 	c->counter_period_maxerror_rate_frac_sec = c->counter_period_frac_sec >> 10;
-	c->counter_value = host_tsc;
-	c->time_sec = realtime_ns / NSEC_PER_SEC;
-	c->time_frac_sec = (u64)(((unsigned __int128)(realtime_ns % NSEC_PER_SEC) << 64) /
-				 NSEC_PER_SEC);
 	c->time_esterror_nanosec = 100;
 	c->time_maxerror_nanosec = user_checksum(c->time_sec, c->time_frac_sec);
 }

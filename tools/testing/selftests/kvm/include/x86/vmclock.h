@@ -147,17 +147,15 @@ static inline bool vmclock_page_error(struct kvm_vm *vm,
 }
 
 /*
- * A USER mode clock for the host TSC at @hz: the (host TSC, realtime) pair
- * of one KVM_GET_CLOCK, and the period 1 / @hz.
+ * A USER mode clock through (@host_tsc, @realtime_ns) with a period of
+ * 1 / @hz s, normalised (the largest shift that keeps the period below
+ * 2^64), SYNCHRONIZED, UTC, and no optional field.
  */
-static inline void vmclock_user_clock(struct kvm_vm *vm, u64 hz,
-				      struct vmclock_abi *c)
+static inline void vmclock_user_clock_at(struct vmclock_abi *c, u64 host_tsc,
+					 u64 realtime_ns, u64 hz)
 {
-	struct kvm_clock_data data;
-	u64 ns;
+	int shift;
 
-	vmclock_get_clock(vm, &data);
-	ns = data.realtime % 1000000000ULL;
 	memset(c, 0, sizeof(*c));
 	c->magic = VMCLOCK_MAGIC;
 	c->size = VMCLOCK_PAGE_SIZE;
@@ -165,11 +163,27 @@ static inline void vmclock_user_clock(struct kvm_vm *vm, u64 hz,
 	c->counter_id = VMCLOCK_COUNTER_X86_TSC;
 	c->time_type = VMCLOCK_TIME_UTC;
 	c->clock_status = VMCLOCK_STATUS_SYNCHRONIZED;
-	c->counter_value = data.host_tsc;
-	c->time_sec = data.realtime / 1000000000ULL;
-	c->time_frac_sec = (u64)(((unsigned __int128)ns << 64) / 1000000000ULL);
-	/* 1 / hz s = 2^64 / hz in 2^-64 s, with shift 0 (hz > 1) */
-	c->counter_period_frac_sec = (u64)(((unsigned __int128)1 << 64) / hz);
+	for (shift = 0; shift < 63; shift++)
+		if ((((unsigned __int128)1 << (64 + shift + 1)) / hz) >> 64)
+			break;
+	c->counter_period_shift = shift;
+	c->counter_period_frac_sec =
+		(u64)(((unsigned __int128)1 << (64 + shift)) / hz);
+	c->counter_value = host_tsc;
+	c->time_sec = realtime_ns / 1000000000ULL;
+	c->time_frac_sec =
+		(u64)(((unsigned __int128)(realtime_ns % 1000000000ULL) << 64) /
+		      1000000000ULL);
+}
+
+/* The same, at the (host TSC, realtime) pair of one KVM_GET_CLOCK */
+static inline void vmclock_user_clock(struct kvm_vm *vm, u64 hz,
+				      struct vmclock_abi *c)
+{
+	struct kvm_clock_data data;
+
+	vmclock_get_clock(vm, &data);
+	vmclock_user_clock_at(c, data.host_tsc, data.realtime, hz);
 }
 
 static inline u64 vmclock_tsc_offset(struct kvm_vcpu *vcpu)
