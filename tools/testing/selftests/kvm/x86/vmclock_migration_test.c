@@ -307,6 +307,17 @@ TEST(get_set_replay_user)
 	TEST_ASSERT_EQ(dst.page->counter_value,
 		       h.counter_value + vmclock_tsc_offset(dst.vcpu));
 
+	/* A buffer smaller than the clock, or one KVM cannot write: no GET. */
+	memset(&vc, 0, sizeof(vc));
+	vc.user_clock = (unsigned long)&got;
+	vc.user_clock_size = sizeof(got) - 8;
+	TEST_ASSERT(__vm_ioctl(src.vm, KVM_GET_VMCLOCK, &vc) == -1 && errno == EINVAL,
+		    "GET with a short buffer: errno %d, want EINVAL", errno);
+	vc.user_clock = 8;
+	vc.user_clock_size = sizeof(got);
+	TEST_ASSERT(__vm_ioctl(src.vm, KVM_GET_VMCLOCK, &vc) == -1 && errno == EFAULT,
+		    "GET with an unmapped buffer: errno %d, want EFAULT", errno);
+
 	/* Without a buffer, GET returns no clock. */
 	memset(&vc, 0, sizeof(vc));
 	get(&src, &vc);
