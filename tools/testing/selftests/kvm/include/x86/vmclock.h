@@ -177,71 +177,83 @@ struct loop_args {
 	u64 syncs;
 };
 
+/* Tolerances: kvm.vmclock_max_error_ns and the slack a test enables */
 extern int vmclock_dither_slack_ns;
 extern u64 vmclock_sample_gap_max_ns;
-extern u64 vmclock_guest_wrmsr_tsc;
-extern u64 vmclock_rng_state;
-
-void vmclock_page_read(const struct vmclock_abi *page,
-		       struct vmclock_abi *copy);
-void vmclock_kvmclock_refresh(struct kvm_vm *vm);
-void vmclock_get_clock(struct kvm_vm *vm,
-		       struct kvm_clock_data *data);
-bool vmclock_page_error(struct kvm_vm *vm,
-			const struct vmclock_abi *page,
-			u64 tsc_offset, s64 *err);
-void vmclock_user_clock_at(struct vmclock_abi *c, u64 host_tsc,
-			   u64 realtime_ns, u64 hz);
-void vmclock_user_clock(struct kvm_vm *vm, u64 hz,
-			struct vmclock_abi *c);
-u64 vmclock_tsc_offset(struct kvm_vcpu *vcpu);
-void vmclock_set_tsc_offset(struct kvm_vcpu *vcpu, u64 offset);
-u64 vmclock_updates(struct kvm_vm *vm);
 int vmclock_param(void);
 int vmclock_max_error_ns(void);
 int vmclock_dither_slack(void);
-void vmclock_guest_code(struct vmclock_abi *clk);
-u64 vmclock_host_to_guest_tsc(const struct tsc_xform *x, u64 host_tsc);
-bool vmclock_read_debugfs_u64(struct kvm_vcpu *vcpu, const char *file, u64 *val);
-void vmclock_tsc_xform_get(struct kvm_vcpu *vcpu, struct tsc_xform *x);
-void vmclock_set(struct kvm_vm *vm, u32 mode, u64 gpa);
-void vmclock_user_clock_fix(struct user_call *c);
-void vmclock_call(struct user_call *c, u32 mode, u32 flags, int efd,
-		  const struct vmclock_abi *clk);
-void vmclock_get(struct kvm_vm *vm, struct kvm_vmclock *vc);
-void vmclock_assert_state(struct kvm_vm *vm, u32 mode, u64 gpa);
+
+/* The page, from the host: seq_count-consistent copies, status, header */
+void vmclock_page_read(const struct vmclock_abi *page,
+		       struct vmclock_abi *copy);
 void vmclock_assert_header(const struct vmclock_abi *clk);
 bool vmclock_tai_matches(const struct vmclock_abi *clk, int host_tai);
 int vmclock_host_tai_offset(void);
 void vmclock_assert_tai(const struct vmclock_abi *clk);
+void vmclock_dump_clk(const char *pfx, const struct vmclock_abi *c);
+void vmclock_wait_status(const struct vmclock_abi *page, bool unreliable,
+			 const char *what);
+void vmclock_wait_seq_change(const struct vmclock_abi *page, u32 old_seq,
+			     const char *what);
+u64 vmclock_updates(struct kvm_vm *vm);
+
+/* KVM_GET_CLOCK pairs and the guest TSC domain */
+void vmclock_kvmclock_refresh(struct kvm_vm *vm);
+void vmclock_get_clock(struct kvm_vm *vm,
+		       struct kvm_clock_data *data);
+u64 vmclock_tsc_offset(struct kvm_vcpu *vcpu);
+void vmclock_set_tsc_offset(struct kvm_vcpu *vcpu, u64 offset);
+u64 vmclock_host_to_guest_tsc(const struct tsc_xform *x, u64 host_tsc);
+bool vmclock_read_debugfs_u64(struct kvm_vcpu *vcpu, const char *file, u64 *val);
+void vmclock_tsc_xform_get(struct kvm_vcpu *vcpu, struct tsc_xform *x);
+u64 vmclock_vm_tsc_hz(struct kvm_vm *vm);
+
+/* The page's time against the host's: one sample, waits, runs */
+bool vmclock_page_error(struct kvm_vm *vm,
+			const struct vmclock_abi *page,
+			u64 tsc_offset, s64 *err);
 enum sample_result vmclock_sample_diff(struct kvm_vm *vm,
 				       const struct vmclock_abi *page,
 				       const struct tsc_xform *x, s64 *diff,
 				       u64 *guest_tsc, struct vmclock_abi *clk);
 bool vmclock_diff_ok(s64 diff);
-void vmclock_dump_clk(const char *pfx, const struct vmclock_abi *c);
 void vmclock_wait_accurate(struct kvm_vm *vm, const struct vmclock_abi *page,
 			   const struct tsc_xform *x, s64 old_seq,
 			   const char *what);
 void vmclock_run_accuracy(struct kvm_vm *vm, const struct vmclock_abi *page,
 			  const struct tsc_xform *x, u64 min_ns, u64 min_samples,
 			  bool until_wrap, const char *what);
+
+/* The guest's view: guest code reading the page, and its samples */
+extern u64 vmclock_guest_wrmsr_tsc;
+void vmclock_guest_code(struct vmclock_abi *clk);
 void vmclock_guest_sample(struct kvm_vcpu *vcpu, struct vmclock_guest_sample *s);
 bool vmclock_guest_sample_ok(const struct vmclock_guest_sample *s);
-void vmclock_wait_status(const struct vmclock_abi *page, bool unreliable,
-			 const char *what);
-int vmclock_kmsg_open(void);
-void vmclock_kmsg_assert_clean(int fd);
+void vmclock_guest_loop_code(struct vmclock_abi *page, u64 strict);
+void *vmclock_vcpu_loop_thread(void *arg);
+
+/* Test VMs, KVM_SET_VMCLOCK and KVM_GET_VMCLOCK */
 void vmclock_vm_create(struct vmclock_vm *v, int nr_vcpus);
 void vmclock_vm_enable(struct vmclock_vm *v, struct tsc_xform *x);
-u64 vmclock_rng(void);
-unsigned __int128 vmclock_clk_time(const struct vmclock_abi *c, u64 counter);
-u64 vmclock_user_checksum(u64 sec, u64 frac);
+void vmclock_loop_vm_create(struct vmclock_vm *v, bool strict);
+void vmclock_set(struct kvm_vm *vm, u32 mode, u64 gpa);
+void vmclock_get(struct kvm_vm *vm, struct kvm_vmclock *vc);
+void vmclock_assert_state(struct kvm_vm *vm, u32 mode, u64 gpa);
+void vmclock_user_clock_fix(struct user_call *c);
+void vmclock_call(struct user_call *c, u32 mode, u32 flags, int efd,
+		  const struct vmclock_abi *clk);
+u64 vmclock_efd_read(int efd);
+
+/* USER mode clocks */
+void vmclock_user_clock_at(struct vmclock_abi *c, u64 host_tsc,
+			   u64 realtime_ns, u64 hz);
+void vmclock_user_clock(struct kvm_vm *vm, u64 hz,
+			struct vmclock_abi *c);
 void vmclock_user_clock_init(struct vmclock_abi *c, u64 host_tsc,
 			     u64 realtime_ns, u64 hz);
 void vmclock_user_clock_advance(struct vmclock_abi *c,
 				const struct vmclock_abi *base, u64 d);
-u64 vmclock_vm_tsc_hz(struct kvm_vm *vm);
 void vmclock_user_clock_now(struct kvm_vm *vm, struct vmclock_abi *c);
 int __vmclock_user_set(struct kvm_vm *vm, u32 flags, int efd,
 		       const struct vmclock_abi *clk);
@@ -249,6 +261,8 @@ void vmclock_user_set(struct kvm_vm *vm, u32 flags, int efd,
 		      const struct vmclock_abi *clk);
 void vmclock_auto_set(struct kvm_vm *vm, u32 flags, int efd,
 		      const struct vmclock_abi *clk);
+unsigned __int128 vmclock_clk_time(const struct vmclock_abi *c, u64 counter);
+u64 vmclock_user_checksum(u64 sec, u64 frac);
 void vmclock_assert_user_exact(const struct vmclock_abi *h,
 			       const struct vmclock_abi *page,
 			       const struct tsc_xform *x, bool notify,
@@ -256,11 +270,13 @@ void vmclock_assert_user_exact(const struct vmclock_abi *h,
 void vmclock_assert_user_guest_view(struct kvm_vcpu *vcpu,
 				    const struct vmclock_abi *h,
 				    const struct tsc_xform *x, const char *what);
-void vmclock_wait_seq_change(const struct vmclock_abi *page, u32 old_seq,
-			     const char *what);
-u64 vmclock_efd_read(int efd);
-void vmclock_guest_loop_code(struct vmclock_abi *page, u64 strict);
-void *vmclock_vcpu_loop_thread(void *arg);
-void vmclock_loop_vm_create(struct vmclock_vm *v, bool strict);
+
+/* Kernel splats in /dev/kmsg during a test (-1: not readable, not checked) */
+int vmclock_kmsg_open(void);
+void vmclock_kmsg_assert_clean(int fd);
+
+/* Reproducible random numbers, for the fuzzer and the USER clocks */
+extern u64 vmclock_rng_state;
+u64 vmclock_rng(void);
 
 #endif /* SELFTEST_KVM_VMCLOCK_H */
