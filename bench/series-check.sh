@@ -120,7 +120,9 @@ if [ "$full" = 1 ]; then
 	kroot=$BUILD/kunit-initramfs
 	rm -rf "$kroot" && mkdir -p "$kroot"/{bin,proc,sys,dev,tmp}
 	cp /bin/busybox "$kroot/bin/busybox"
-	for a in $("$kroot/bin/busybox" --list); do ln -s busybox "$kroot/bin/$a"; done
+	for a in $("$kroot/bin/busybox" --list); do
+		[ -e "$kroot/bin/$a" ] || ln -s busybox "$kroot/bin/$a"
+	done
 	install -m 0755 "$TOP/bench/init" "$kroot/init"
 	(cd "$kroot" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) >"$BUILD/kunit-initrd.gz"
 	kunit_at() { # run the KUnit suite at the checked-out commit, if it has one
