@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Boot the bench VM (the patched kernel under QEMU TCG with nested SVM) and run the tests.
 # Usage: bench/boot.sh VARIANT LOG. The verdict is bench/verdict.py's, on LOG.
+# INITRD: another initramfs (series-check's KUnit-only one); KUNIT_GLOB, APPEND: see below.
 . "$(dirname "$0")/lib.sh"
 variant=${1:-fast} logf=${2:-$BUILD/check-$variant.log}
 kernel=$BUILD/kbuild-$variant/arch/x86/boot/bzImage
@@ -15,6 +16,6 @@ append="console=ttyS0 panic=-1 tsc=reliable oops=panic kvm.tsc_tolerance_ppm=500
 log "booting $variant kernel (timeout ${limit}s), log in $logf"
 start=$(date +%s)
 timeout --foreground -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
-	-nographic -no-reboot -kernel "$kernel" -initrd "$BUILD/initrd.gz" \
+	-nographic -no-reboot -kernel "$kernel" -initrd "${INITRD:-$BUILD/initrd.gz}" \
 	-append "$append" </dev/null >"$logf" 2>&1 || echo "BENCH: qemu exit status $?" >>"$logf"
 log "VM ran $(( $(date +%s) - start ))s"

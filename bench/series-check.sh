@@ -6,7 +6,12 @@
 #  3. scripts/kernel-doc -none on the new C files reports nothing;
 #  4. (FULL=1, the default outside CI) the tree builds after every patch, W=1 and
 #     sparse (C=1) on the objects each patch touches report nothing the base did not,
-#     and the uAPI headers pass CONFIG_UAPI_HEADER_TEST after every patch.
+#     the uAPI headers pass CONFIG_UAPI_HEADER_TEST after every patch, and after every
+#     patch that has the KUnit suite kvm_vmclock (arch/x86/kvm/vmclock_kunit.c), the
+#     kernel boots under QEMU with a KUnit-only initramfs and the suite passes;
+#  5. checkpatch's FILE_PATH_CHANGES ("does MAINTAINERS need updating?") is not asked
+#     of each patch: the series adds its MAINTAINERS entry in its last patch, and this
+#     script checks instead that every file the series adds is covered by that entry.
 . "$(dirname "$0")/lib.sh"
 ser=$BUILD/series
 [ -d "$ser" ] || die "no series: run make series first"
@@ -20,7 +25,7 @@ patches=$(ls "$ser"/0*.patch | grep -v 0000-cover-letter)
 nosob=0
 for p in $patches; do
 	outp=$(cd "$SRC" && scripts/checkpatch.pl --strict --no-signoff --showfile --color=never \
-		--ignore MISSING_SIGN_OFF "$p" 2>&1) || true
+		--ignore MISSING_SIGN_OFF,FILE_PATH_CHANGES "$p" 2>&1) || true
 	if echo "$outp" | grep -q '^total: 0 errors, 0 warnings, 0 checks'; then
 		note "checkpatch clean: $(basename "$p")"
 	else
@@ -29,6 +34,24 @@ for p in $patches; do
 	grep -q '^Signed-off-by:' "$p" || nosob=$((nosob + 1))
 done
 [ $nosob = 0 ] || note "remaining: $nosob patches have no Signed-off-by (the submitter adds theirs: git rebase --signoff)"
+
+# 1b. every file the series adds is in the MAINTAINERS entry it adds (F: patterns)
+entry=$(git -C "$SRC" diff -U0 base series -- MAINTAINERS | sed -n 's/^+F:\t//p')
+uncovered=$(set -f; git -C "$SRC" diff --name-only --diff-filter=A base series | while read -r f; do
+	hit=
+	for pat in $entry; do
+		# shellcheck disable=SC2254
+		case $f in $pat | $pat*) hit=1; break ;; esac
+	done
+	[ -n "$hit" ] || echo "$f"
+done)
+if [ -z "$entry" ]; then
+	bad "MAINTAINERS: the series adds no entry (F: lines)"
+elif [ -n "$uncovered" ]; then
+	bad "MAINTAINERS: files the series adds that its entry does not cover:"; echo "$uncovered" | sed 's/^/    /'
+else
+	note "MAINTAINERS: the series' entry covers all $(git -C "$SRC" diff --name-only --diff-filter=A base series | wc -l) files it adds"
+fi
 
 # 2. git am on a pristine base
 wt=$BUILD/am-check
@@ -85,12 +108,49 @@ if [ "$full" = 1 ]; then
 		{ mk -s W=1 "${checkargs[@]}" "${objs[@]}" 2>&1 || true; } |
 			{ grep -E 'warning|error' || true; } |
 			sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | LC_ALL=C sort -u; }
+	# The configuration of every commit: the bench's fragment again (a symbol that an
+	# earlier commit does not know, such as the KUnit suite's, is dropped by it).
+	cfg() {
+		(cd "$out" && KCONFIG_CONFIG=.config "$SRC/scripts/kconfig/merge_config.sh" -m -O "$out" \
+			.config "$TOP/bench/config/fast.config" >/dev/null 2>&1)
+		mk -s olddefconfig >/dev/null
+	}
+	# A KUnit-only initramfs: busybox and bench/init, which powers off at once with
+	# bench.kunit=1 (the suites run at boot, before init).
+	kroot=$BUILD/kunit-initramfs
+	rm -rf "$kroot" && mkdir -p "$kroot"/{bin,proc,sys,dev,tmp}
+	cp /bin/busybox "$kroot/bin/busybox"
+	for a in $("$kroot/bin/busybox" --list); do
+		[ -e "$kroot/bin/$a" ] || ln -s busybox "$kroot/bin/$a"
+	done
+	install -m 0755 "$TOP/bench/init" "$kroot/init"
+	(cd "$kroot" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) >"$BUILD/kunit-initrd.gz"
+	kunit_at() { # run the KUnit suite at the checked-out commit, if it has one
+		local s=$1 klog=$BUILD/series-kunit.log t0 v
+		if ! git -C "$SRC" cat-file -e HEAD:arch/x86/kvm/vmclock_kunit.c 2>/dev/null; then
+			note "KUnit: no kvm_vmclock suite yet: $s"
+			return
+		fi
+		if ! grep -qx 'CONFIG_KVM_VMCLOCK_KUNIT_TEST=y' "$out/.config"; then
+			bad "KUnit: the suite is not configured after: $s"
+			return
+		fi
+		t0=$(date +%s)
+		INITRD=$BUILD/kunit-initrd.gz KUNIT_GLOB=kvm_vmclock APPEND=bench.kunit=1 BOOT_TIMEOUT=600 \
+			"$TOP/bench/boot.sh" fast "$klog" 2>/dev/null
+		if v=$("$TOP/bench/verdict.py" --kunit kvm_vmclock "$klog"); then
+			note "KUnit kvm_vmclock: $(echo "$v" | tail -1) in $(( $(date +%s) - t0 ))s: $s"
+		else
+			bad "KUnit kvm_vmclock after: $s"; echo "$v" | grep -v '^PASS' | sed 's/^/    /'
+			cp "$klog" "$BUILD/series-kunit-failed.log"
+		fi
+	}
 	trap 'git -C "$SRC" checkout -q series' EXIT
 	commits=$(git -C "$SRC" rev-list --reverse base..series)
 	# What the base reports for every object the series touches
 	all=$(for c in $commits; do objs_of "$c"; done | sort -u)
 	git -C "$SRC" checkout -q base
-	mk -s olddefconfig >/dev/null
+	cfg
 	# Objects exist below only where the commit's configuration builds them.
 	for o in $all; do rm -f "$out/$o"; done
 	mk -s bzImage >/dev/null
@@ -99,7 +159,7 @@ if [ "$full" = 1 ]; then
 	for c in $commits; do
 		git -C "$SRC" checkout -q "$c"
 		s=$(git -C "$SRC" log -1 --format=%s "$c")
-		mk -s olddefconfig >/dev/null
+		cfg
 		if ! mk -s bzImage >/dev/null 2>"$BUILD/.bisect.err"; then
 			bad "does not build after: $s"; sed 's/^/    /' "$BUILD/.bisect.err" | tail -20
 			continue
@@ -112,11 +172,12 @@ if [ "$full" = 1 ]; then
 			bad "uAPI header test after: $s"; sed 's/^/    /' "$BUILD/.uapi.err" | tail -10
 		fi
 		note "builds, no new $what messages, uAPI headers ok: $s"
+		kunit_at "$s"
 	done
 	git -C "$SRC" checkout -q series
 	trap - EXIT
-	mk -s olddefconfig >/dev/null
+	cfg
 else
-	note "bisect builds, W=1, sparse and the uAPI header test skipped (FULL=0): run make series-check"
+	note "bisect builds, W=1, sparse, the uAPI header test and KUnit at each patch skipped (FULL=0): run make series-check"
 fi
 [ $fail = 0 ] && echo "series-check: passed" || { echo "series-check: FAILED"; exit 1; }

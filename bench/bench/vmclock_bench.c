@@ -86,11 +86,6 @@ enum { STAGE_READY, STAGE_TIMED, STAGE_COUNT };
 
 static u64 guest_sink;
 
-static inline u64 frac_to_ns(u64 frac)
-{
-	return ((__u128)frac * NSEC_PER_SEC) >> 64;
-}
-
 static noinline u64 op_empty(void)
 {
 	return READ_ONCE(guest_sink);
@@ -114,7 +109,7 @@ static noinline u64 op_vmclock(void)
 		smp_rmb();
 	} while (seq != READ_ONCE(clk->seq_count));
 
-	return sec * NSEC_PER_SEC + frac_to_ns(frac);
+	return sec * NSEC_PER_SEC + vmclock_frac_to_ns(frac);
 }
 
 /* As ptp_kvm's kvm_arch_ptp_get_clock(): the hypercall, then the result */
@@ -222,14 +217,6 @@ static struct timex orig_timex;
 static bool freq_changed;
 static char orig_max_error[32];
 static bool max_error_changed;
-
-static u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
 
 static bool read_file(const char *path, char *buf, size_t size)
 {
@@ -341,50 +328,6 @@ static u32 page_seq(const struct vmclock_abi *page)
 	return c.seq_count;
 }
 
-struct tsc_xform {
-	u64 offset;
-	u64 ratio;		/* 0: no scaling */
-	u32 frac_bits;
-};
-
-static u64 host_to_guest_tsc(const struct tsc_xform *x, u64 host_tsc)
-{
-	if (!x->ratio)
-		return host_tsc + x->offset;
-	return x->offset +
-	       (u64)(((__u128)host_tsc * x->ratio) >> x->frac_bits);
-}
-
-static bool read_debugfs_u64(struct kvm_vcpu *vcpu, const char *file, u64 *val)
-{
-	char path[256], buf[32];
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%d-%d/vcpu%u/%s",
-		 getpid(), vcpu->vm->fd, vcpu->id, file);
-	if (!read_file(path, buf, sizeof(buf)))
-		return false;
-	*val = strtoull(buf, NULL, 0);
-	return true;
-}
-
-/* Guest TSC = host TSC * ratio + offset, as vmclock_test reads it */
-static void tsc_xform_get(struct kvm_vcpu *vcpu, struct tsc_xform *x)
-{
-	u64 ratio, frac;
-
-	memset(x, 0, sizeof(*x));
-	vcpu_device_attr_get(vcpu, KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_OFFSET,
-			     &x->offset);
-	if (!kvm_has_cap(KVM_CAP_TSC_CONTROL))
-		return;
-	if (read_debugfs_u64(vcpu, "tsc-scaling-ratio", &ratio) &&
-	    read_debugfs_u64(vcpu, "tsc-scaling-ratio-frac-bits", &frac) &&
-	    ratio != 1ULL << frac) {
-		x->ratio = ratio;
-		x->frac_bits = frac;
-	}
-}
-
 struct accuracy {
 	u64 samples;
 	u64 retries;
@@ -396,29 +339,23 @@ struct accuracy {
 };
 
 /*
- * One pair: the page must be the same before and after KVM_GET_CLOCK.
- * Returns false (a retry) if it changed.  *diff = page time - realtime.
+ * One pair (vmclock_sample_diff(): the page must be the same before and
+ * after KVM_GET_CLOCK).  Returns false (a retry) if it changed.
+ * *diff = page time - realtime.
  */
 static bool sample_diff(struct kvm_vm *vm, const struct vmclock_abi *page,
 			const struct tsc_xform *x, s64 *diff)
 {
-	struct vmclock_abi before, clk;
-	struct kvm_clock_data data = {};
-	u64 sec, frac;
+	struct vmclock_abi clk;
+	enum sample_result r;
+	u64 gtsc;
 
-	vmclock_page_read(page, &before);
-	vm_ioctl(vm, KVM_GET_CLOCK, &data);
-	vmclock_page_read(page, &clk);
-	if (before.seq_count != clk.seq_count)
+	r = vmclock_sample_diff(vm, page, x, diff, &gtsc, &clk);
+	if (r == SAMPLE_RETRY)
 		return false;
-	TEST_ASSERT((data.flags & (KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)) ==
-		    (KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC),
-		    "KVM_GET_CLOCK flags 0x%x: no (host TSC, realtime) pair",
-		    data.flags);
-	TEST_ASSERT(clk.clock_status == VMCLOCK_STATUS_SYNCHRONIZED,
+	TEST_ASSERT(r == SAMPLE_OK &&
+		    clk.clock_status == VMCLOCK_STATUS_SYNCHRONIZED,
 		    "clock_status %u", clk.clock_status);
-	frac = vmclock_time_at(&clk, host_to_guest_tsc(x, data.host_tsc), &sec);
-	*diff = (s64)(sec * NSEC_PER_SEC + frac_to_ns(frac) - data.realtime);
 	return true;
 }
 
@@ -426,7 +363,7 @@ static void run_accuracy(struct kvm_vm *vm, const struct vmclock_abi *page,
 			 const struct tsc_xform *x, bool freq,
 			 struct accuracy *a)
 {
-	u64 start = mono_ns(), next_change = start;
+	u64 start = vmclock_now_ns(), next_change = start;
 	u32 seq0 = page_seq(page);
 	s64 diff;
 
@@ -435,7 +372,7 @@ static void run_accuracy(struct kvm_vm *vm, const struct vmclock_abi *page,
 	a->max_diff = INT64_MIN;
 	while (a->samples < ACC_MIN_SAMPLES ||
 	       (freq && a->changes < ACC_MIN_FREQ_CHANGES)) {
-		if (freq && mono_ns() >= next_change) {
+		if (freq && vmclock_now_ns() >= next_change) {
 			set_freq(freq_step_ppm(a->changes++));
 			next_change += ACC_FREQ_INTERVAL_NS;
 		}
@@ -451,7 +388,7 @@ static void run_accuracy(struct kvm_vm *vm, const struct vmclock_abi *page,
 	}
 	if (freq)
 		restore_host();
-	a->ms = (mono_ns() - start) / 1000000;
+	a->ms = (vmclock_now_ns() - start) / 1000000;
 	a->writes = (page_seq(page) - seq0) / 2;
 }
 
@@ -498,7 +435,7 @@ static void run_rate(struct kvm_vm *vm, const struct vmclock_abi *page,
 	r->valid = true;
 	r->has_stat = vm_stat_read(vm, STAT_UPDATES, &s0);
 	q0 = page_seq(page);
-	t0 = mono_ns();
+	t0 = vmclock_now_ns();
 	for (i = 0; i < RATE_WINDOW_S; i++) {
 		u64 until = t0 + (i + 1) * NSEC_PER_SEC, t;
 
@@ -506,13 +443,13 @@ static void run_rate(struct kvm_vm *vm, const struct vmclock_abi *page,
 			set_freq(freq_step_ppm(i));
 		else if (freq == RATE_PPB)
 			set_freq_scaled(i & 1 ? -SMALL_STEP_SCALED : SMALL_STEP_SCALED);
-		while ((t = mono_ns()) < until)
+		while ((t = vmclock_now_ns()) < until)
 			usleep((until - t) / 1000 + 1);
 	}
 	q1 = page_seq(page);
 	if (r->has_stat)
 		vm_stat_read(vm, STAT_UPDATES, &s1);
-	t1 = mono_ns();
+	t1 = vmclock_now_ns();
 	if (freq != RATE_STEADY)
 		restore_host();
 	if (busy) {
@@ -715,15 +652,15 @@ static u64 clock_step_to_now(void)
 	struct timespec rt;
 	u64 m0, m1, ns;
 
-	m0 = mono_ns();
+	m0 = vmclock_now_ns();
 	clock_gettime(CLOCK_REALTIME, &rt);
-	m1 = mono_ns();
+	m1 = vmclock_now_ns();
 	ns = rt.tv_sec * NSEC_PER_SEC + rt.tv_nsec + (m1 - m0) / 2;
 	rt.tv_sec = ns / NSEC_PER_SEC;
 	rt.tv_nsec = ns % NSEC_PER_SEC;
 	TEST_ASSERT(!clock_settime(CLOCK_REALTIME, &rt),
 		    "clock_settime errno %d", errno);
-	return mono_ns();
+	return vmclock_now_ns();
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -743,10 +680,10 @@ static void run_passes(int kvm_fd, int nr_vms, struct pass_cost *pc)
 	TEST_ASSERT(vms && seq, "calloc");
 	pc->nr_vms = nr_vms;
 	mem0 = mem_available_kb();
-	t0 = mono_ns();
+	t0 = vmclock_now_ns();
 	for (i = 0; i < nr_vms; i++)
 		small_vm_create(kvm_fd, &vms[i]);
-	pc->create_ms = (mono_ns() - t0) / 1000000;
+	pc->create_ms = (vmclock_now_ns() - t0) / 1000000;
 	pc->mem_kb = mem0 - mem_available_kb();
 
 	/* Let the pages of the first vCPU's offset settle. */
@@ -754,7 +691,7 @@ static void run_passes(int kvm_fd, int nr_vms, struct pass_cost *pc)
 	for (p = 0; p < PASSES; p++) {
 		for (i = 0; i < nr_vms; i++)
 			seq[i] = page_seq(vms[i].page);
-		t0 = mono_ns();
+		t0 = vmclock_now_ns();
 		clock_step_to_now();
 		left = nr_vms;
 		while (left) {
@@ -765,11 +702,11 @@ static void run_passes(int kvm_fd, int nr_vms, struct pass_cost *pc)
 				if (s == seq[i] || (s & 1))
 					left++;
 			}
-			TEST_ASSERT(mono_ns() - t0 < PASS_TIMEOUT_NS,
+			TEST_ASSERT(vmclock_now_ns() - t0 < PASS_TIMEOUT_NS,
 				    "%d VMs: %d pages not rewritten after 10 s",
 				    nr_vms, left);
 		}
-		t1 = mono_ns();
+		t1 = vmclock_now_ns();
 		t[p] = t1 - t0;
 		usleep(100 * 1000);
 	}
@@ -839,7 +776,7 @@ int main(void)
 	struct tsc_xform x;
 	struct utsname un;
 	struct kvm_vm *vm;
-	u64 t_start = mono_ns(), stat;
+	u64 t_start = vmclock_now_ns(), stat;
 	bool has_param, has_stat, pmu;
 	double tsc_mhz;
 	char date[64], b1[64], b2[64];
@@ -869,7 +806,7 @@ int main(void)
 	/* Turns the master clock on, as a first KVM_RUN would. */
 	vm_ioctl(vm, KVM_GET_CLOCK, &clock);
 	vm_ioctl(vm, KVM_SET_CLOCK, &(struct kvm_clock_data){ .clock = clock.clock });
-	tsc_xform_get(vcpu, &x);
+	vmclock_tsc_xform_get(vcpu, &x);
 	tsc_mhz = __vcpu_ioctl(vcpu, KVM_GET_TSC_KHZ, NULL) / 1000.0;
 	has_stat = vm_stat_read(vm, STAT_UPDATES, &stat);
 	usleep(100 * 1000);
@@ -993,6 +930,6 @@ int main(void)
 		       pc[i].median_ns / 1000.0 / pc[i].nr_vms);
 	printf("\nclock pairing hypercall returned %ld; bench ran %llu s\n",
 	       (long)g.pairing_ret,
-	       (unsigned long long)((mono_ns() - t_start) / NSEC_PER_SEC));
+	       (unsigned long long)((vmclock_now_ns() - t_start) / NSEC_PER_SEC));
 	return 0;
 }

@@ -2,7 +2,10 @@
 /*
  * Helpers for tests of the vmclock page KVM publishes (KVM_SET_VMCLOCK):
  * reading it with the seq_count protocol, computing its time exactly as
- * drivers/ptp/ptp_vmclock.c does, and comparing it with KVM_GET_CLOCK.
+ * drivers/ptp/ptp_vmclock.c does, comparing it with KVM_GET_CLOCK's
+ * (host TSC, CLOCK_REALTIME) pairs from the host and from guest code, the
+ * usual test VM, and USER mode clocks.  The functions are in
+ * lib/x86/vmclock.c.
  */
 #ifndef SELFTEST_KVM_VMCLOCK_H
 #define SELFTEST_KVM_VMCLOCK_H
@@ -65,145 +68,215 @@ static inline u64 vmclock_now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/*
- * A seq_count-consistent copy of @page, from the host; fails the test if
- * seq_count does not settle within 100 ms.
- */
-static inline void vmclock_page_read(const struct vmclock_abi *page,
-				     struct vmclock_abi *copy)
+static inline u64 vmclock_frac_to_ns(u64 frac)
 {
-	u64 deadline = vmclock_now_ns() + 100000000ULL;
-	u32 seq;
-
-	for (;;) {
-		seq = READ_ONCE(page->seq_count) & ~1u;
-		/* Pairs with the write barrier after KVM's odd seq. */
-		smp_rmb();
-		memcpy(copy, page, sizeof(*copy));
-		/* Pairs with the write barrier before KVM's even seq. */
-		smp_rmb();
-		if (READ_ONCE(page->seq_count) == seq) {
-			copy->seq_count = seq;
-			return;
-		}
-		TEST_ASSERT(vmclock_now_ns() < deadline,
-			    "seq_count 0x%x did not settle within 100 ms",
-			    READ_ONCE(page->seq_count));
-	}
+	return ((unsigned __int128)frac * NSEC_PER_SEC) >> 64;
 }
+
+#define VMCLOCK_SLOT		10
+#define VMCLOCK_NPAGES		4
+#define VMCLOCK_GPA		0xc0000000ULL
+#define VMCLOCK_GVA		VMCLOCK_GPA
+
+/* Second page of the same memslot. */
+#define VMCLOCK_ALT_GPA		(VMCLOCK_GPA + VMCLOCK_PAGE_SIZE)
+
+/* Not covered by any memslot. */
+#define VMCLOCK_UNMAPPED_GPA	0xd0000000ULL
 
 /*
- * Re-evaluate the master clock (as kvm_clock_test does): KVM_GET_CLOCK
- * gives a (host TSC, realtime) pair only with it.
+ * Maximum |floor(page time in ns) - KVM_GET_CLOCK.realtime| for the same TSC
+ * value: KVM's bound, the kvm.vmclock_max_error_ns parameter, plus 1 ns
+ * because both sides are truncated to ns.  With the parameter at 0 (a
+ * republication at every timekeeper update), the page's slope (the NTP
+ * rate) still differs from the timekeeper's dithered mult for up to a tick:
+ * about 1 ns at HZ=250 and 2.4 GHz; VMCLOCK_PER_TICK_ERROR_NS covers it.
  */
-static inline void vmclock_kvmclock_refresh(struct kvm_vm *vm)
-{
-	struct kvm_clock_data data = {};
-	struct kvm_clock_data set = {};
-
-	vm_ioctl(vm, KVM_GET_CLOCK, &data);
-	set.clock = data.clock;
-	vm_ioctl(vm, KVM_SET_CLOCK, &set);
-}
-
-/* KVM_GET_CLOCK with the host TSC and CLOCK_REALTIME */
-static inline void vmclock_get_clock(struct kvm_vm *vm,
-				     struct kvm_clock_data *data)
-{
-	memset(data, 0, sizeof(*data));
-	vm_ioctl(vm, KVM_GET_CLOCK, data);
-	TEST_ASSERT((data->flags & (KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)) ==
-		    (KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC),
-		    "KVM_GET_CLOCK flags 0x%x: no (host TSC, realtime) pair",
-		    data->flags);
-}
+#define VMCLOCK_MAX_ERROR_PARAM	"/sys/module/kvm/parameters/vmclock_max_error_ns"
+#define VMCLOCK_PER_TICK_ERROR_NS	2
+#define VMCLOCK_MAX_ERROR_NS		(vmclock_max_error_ns() + vmclock_dither_slack())
 
 /*
- * Page time minus CLOCK_REALTIME, in ns, at one (host TSC, realtime) pair,
- * for a guest TSC = host TSC + @tsc_offset (no scaling).  The page copy is
- * taken before and after the pair and must not change in between (retried
- * otherwise), so that it was published before the pair was taken.
- * Returns false if the page is not reliable.
+ * Slack for before.realtime <= guest time <= after.realtime: the guest's
+ * RDTSC is strictly between the two host TSC reads (VM entry/exit), so only
+ * the same truncation/model error as VMCLOCK_MAX_ERROR_NS applies.
  */
-static inline bool vmclock_page_error(struct kvm_vm *vm,
-				      const struct vmclock_abi *page,
-				      u64 tsc_offset, s64 *err)
-{
-	struct vmclock_abi before, after;
-	struct kvm_clock_data data;
+#define GUEST_BRACKET_SLACK_NS		VMCLOCK_MAX_ERROR_NS
 
-	for (;;) {
-		vmclock_page_read(page, &before);
-		vmclock_get_clock(vm, &data);
-		vmclock_page_read(page, &after);
-		if (!memcmp(&before, &after, sizeof(before)))
-			break;
-	}
-	if (!vmclock_status_reliable(before.clock_status))
-		return false;
-	*err = (s64)(vmclock_ns_at(&before, data.host_tsc + tsc_offset) -
-		     data.realtime);
-	return true;
-}
+/* KVM must follow offset/clocksource/TAI changes within this time. */
+#define UPDATE_TIMEOUT_NS		(1 * NSEC_PER_SEC)
+#define ACCURACY_SHORT_NS		(NSEC_PER_SEC / 2)
+#define ACCURACY_SHORT_SAMPLES		2000
+#define ACCURACY_MAX_NS			(20 * NSEC_PER_SEC)
+#define GUEST_MAX_TRIES			1000000
+
+/* Guest TSC wraps this long after the offset is written. */
+#define WRAP_DELAY_MS			2000
 
 /*
- * A USER mode clock through (@host_tsc, @realtime_ns) with a period of
- * 1 / @hz s, normalised (the largest shift that keeps the period below
- * 2^64), SYNCHRONIZED, UTC, and no optional field.
+ * USER mode: a clock fed by userspace in the host TSC domain, migration and
+ * snapshot counters, eventfd notification.
  */
-static inline void vmclock_user_clock_at(struct vmclock_abi *c, u64 host_tsc,
-					 u64 realtime_ns, u64 hz)
-{
-	int shift;
 
-	memset(c, 0, sizeof(*c));
-	c->magic = VMCLOCK_MAGIC;
-	c->size = VMCLOCK_PAGE_SIZE;
-	c->version = 1;
-	c->counter_id = VMCLOCK_COUNTER_X86_TSC;
-	c->time_type = VMCLOCK_TIME_UTC;
-	c->clock_status = VMCLOCK_STATUS_SYNCHRONIZED;
-	for (shift = 0; shift < 63; shift++)
-		if ((((unsigned __int128)1 << (64 + shift + 1)) / hz) >> 64)
-			break;
-	c->counter_period_shift = shift;
-	c->counter_period_frac_sec =
-		(u64)(((unsigned __int128)1 << (64 + shift)) / hz);
-	c->counter_value = host_tsc;
-	c->time_sec = realtime_ns / 1000000000ULL;
-	c->time_frac_sec =
-		(u64)(((unsigned __int128)(realtime_ns % 1000000000ULL) << 64) /
-		      1000000000ULL);
-}
+/* One nanosecond in 2^-64 s, rounded up. */
+#define ONE_NS_FRAC		18446744074ULL
+#define USER_EXACT_POINTS	2000
+#define USER_GUEST_RUNS		50
+#define LOOP_READS		500
+#define FUZZ_SEED		0x5eed1234abcdULL
+#define USER_CLOCK_FLAGS	(VMCLOCK_FLAG_TAI_OFFSET_VALID |		\
+				 VMCLOCK_FLAG_PERIOD_ESTERROR_VALID |	\
+				 VMCLOCK_FLAG_PERIOD_MAXERROR_VALID |	\
+				 VMCLOCK_FLAG_TIME_ESTERROR_VALID |	\
+				 VMCLOCK_FLAG_TIME_MAXERROR_VALID |	\
+				 VMCLOCK_FLAG_TIME_MONOTONIC)
 
-/* The same, at the (host TSC, realtime) pair of one KVM_GET_CLOCK */
-static inline void vmclock_user_clock(struct kvm_vm *vm, u64 hz,
-				      struct vmclock_abi *c)
-{
-	struct kvm_clock_data data;
-
-	vmclock_get_clock(vm, &data);
-	vmclock_user_clock_at(c, data.host_tsc, data.realtime, hz);
-}
-
-static inline u64 vmclock_tsc_offset(struct kvm_vcpu *vcpu)
-{
+/* Guest TSC as a function of the host TSC. */
+struct tsc_xform {
 	u64 offset;
+	u64 ratio;		/* 0: no scaling */
+	u32 frac_bits;
+};
 
-	vcpu_device_attr_get(vcpu, KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_OFFSET,
-			     &offset);
-	return offset;
-}
+/*
+ * A KVM_SET_VMCLOCK call with a USER clock: kvm_vmclock points to @clock
+ * (vmclock_user_clock_fix() sets the pointer after a copy).
+ */
+struct user_call {
+	struct kvm_vmclock vc;
+	struct vmclock_abi clock;
+};
 
-static inline void vmclock_set_tsc_offset(struct kvm_vcpu *vcpu, u64 offset)
-{
-	vcpu_device_attr_set(vcpu, KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_OFFSET,
-			     &offset);
-}
+enum sample_result {
+	SAMPLE_OK,		/* *diff is valid */
+	SAMPLE_RETRY,		/* page changed across KVM_GET_CLOCK */
+	SAMPLE_UNRELIABLE,	/* clock_status is not usable */
+};
 
-static inline u64 vmclock_updates(struct kvm_vm *vm)
-{
-	return vm_get_stat(vm, vmclock_updates);
-}
+struct vmclock_guest_sample {
+	struct kvm_clock_data before, after;
+	u8 status;
+	u64 ns;			/* guest's page time in ns since the epoch */
+	u64 tsc;
+	u64 tries;
+};
+
+struct vmclock_vm {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu[2];
+	int nr_vcpus;
+	struct vmclock_abi *page;	/* HVA of VMCLOCK_GPA */
+	u8 *alt;			/* HVA of VMCLOCK_ALT_GPA */
+};
+
+enum offset_kind { OFFSET_ZERO, OFFSET_POSITIVE, OFFSET_NEGATIVE, OFFSET_WRAP };
+
+struct loop_args {
+	struct kvm_vcpu *vcpu;
+	bool stop;
+	u64 syncs;
+};
+
+/* Tolerances: kvm.vmclock_max_error_ns and the slack a test enables */
+extern int vmclock_dither_slack_ns;
+extern u64 vmclock_sample_gap_max_ns;
+int vmclock_param(void);
+int vmclock_max_error_ns(void);
+int vmclock_dither_slack(void);
+
+/* The page, from the host: seq_count-consistent copies, status, header */
+void vmclock_page_read(const struct vmclock_abi *page,
+		       struct vmclock_abi *copy);
+void vmclock_assert_header(const struct vmclock_abi *clk);
+bool vmclock_tai_matches(const struct vmclock_abi *clk, int host_tai);
+int vmclock_host_tai_offset(void);
+void vmclock_assert_tai(const struct vmclock_abi *clk);
+void vmclock_dump_clk(const char *pfx, const struct vmclock_abi *c);
+void vmclock_wait_status(const struct vmclock_abi *page, bool unreliable,
+			 const char *what);
+void vmclock_wait_seq_change(const struct vmclock_abi *page, u32 old_seq,
+			     const char *what);
+u64 vmclock_updates(struct kvm_vm *vm);
+
+/* KVM_GET_CLOCK pairs and the guest TSC domain */
+void vmclock_kvmclock_refresh(struct kvm_vm *vm);
+void vmclock_get_clock(struct kvm_vm *vm,
+		       struct kvm_clock_data *data);
+u64 vmclock_tsc_offset(struct kvm_vcpu *vcpu);
+void vmclock_set_tsc_offset(struct kvm_vcpu *vcpu, u64 offset);
+u64 vmclock_host_to_guest_tsc(const struct tsc_xform *x, u64 host_tsc);
+bool vmclock_read_debugfs_u64(struct kvm_vcpu *vcpu, const char *file, u64 *val);
+void vmclock_tsc_xform_get(struct kvm_vcpu *vcpu, struct tsc_xform *x);
+u64 vmclock_vm_tsc_hz(struct kvm_vm *vm);
+
+/* The page's time against the host's: one sample, waits, runs */
+bool vmclock_page_error(struct kvm_vm *vm,
+			const struct vmclock_abi *page,
+			u64 tsc_offset, s64 *err);
+enum sample_result vmclock_sample_diff(struct kvm_vm *vm,
+				       const struct vmclock_abi *page,
+				       const struct tsc_xform *x, s64 *diff,
+				       u64 *guest_tsc, struct vmclock_abi *clk);
+bool vmclock_diff_ok(s64 diff);
+void vmclock_wait_accurate(struct kvm_vm *vm, const struct vmclock_abi *page,
+			   const struct tsc_xform *x, s64 old_seq,
+			   const char *what);
+void vmclock_run_accuracy(struct kvm_vm *vm, const struct vmclock_abi *page,
+			  const struct tsc_xform *x, u64 min_ns, u64 min_samples,
+			  bool until_wrap, const char *what);
+
+/* The guest's view: guest code reading the page, and its samples */
+extern u64 vmclock_guest_wrmsr_tsc;
+void vmclock_guest_code(struct vmclock_abi *clk);
+void vmclock_guest_sample(struct kvm_vcpu *vcpu, struct vmclock_guest_sample *s);
+bool vmclock_guest_sample_ok(const struct vmclock_guest_sample *s);
+void vmclock_guest_loop_code(struct vmclock_abi *page, u64 strict);
+void *vmclock_vcpu_loop_thread(void *arg);
+
+/* Test VMs, KVM_SET_VMCLOCK and KVM_GET_VMCLOCK */
+void vmclock_vm_create(struct vmclock_vm *v, int nr_vcpus);
+void vmclock_vm_enable(struct vmclock_vm *v, struct tsc_xform *x);
+void vmclock_loop_vm_create(struct vmclock_vm *v, bool strict);
+void vmclock_set(struct kvm_vm *vm, u32 mode, u64 gpa);
+void vmclock_get(struct kvm_vm *vm, struct kvm_vmclock *vc);
+void vmclock_assert_state(struct kvm_vm *vm, u32 mode, u64 gpa);
+void vmclock_user_clock_fix(struct user_call *c);
+void vmclock_call(struct user_call *c, u32 mode, u32 flags, int efd,
+		  const struct vmclock_abi *clk);
+u64 vmclock_efd_read(int efd);
+
+/* USER mode clocks */
+void vmclock_user_clock_at(struct vmclock_abi *c, u64 host_tsc,
+			   u64 realtime_ns, u64 hz);
+void vmclock_user_clock(struct kvm_vm *vm, u64 hz,
+			struct vmclock_abi *c);
+void vmclock_user_clock_init(struct vmclock_abi *c, u64 host_tsc,
+			     u64 realtime_ns, u64 hz);
+void vmclock_user_clock_advance(struct vmclock_abi *c,
+				const struct vmclock_abi *base, u64 d);
+void vmclock_user_clock_now(struct kvm_vm *vm, struct vmclock_abi *c);
+int __vmclock_user_set(struct kvm_vm *vm, u32 flags, int efd,
+		       const struct vmclock_abi *clk);
+void vmclock_user_set(struct kvm_vm *vm, u32 flags, int efd,
+		      const struct vmclock_abi *clk);
+void vmclock_auto_set(struct kvm_vm *vm, u32 flags, int efd,
+		      const struct vmclock_abi *clk);
+unsigned __int128 vmclock_clk_time(const struct vmclock_abi *c, u64 counter);
+u64 vmclock_user_checksum(u64 sec, u64 frac);
+void vmclock_assert_user_exact(const struct vmclock_abi *h,
+			       const struct vmclock_abi *page,
+			       const struct tsc_xform *x, bool notify,
+			       const char *what);
+void vmclock_assert_user_guest_view(struct kvm_vcpu *vcpu,
+				    const struct vmclock_abi *h,
+				    const struct tsc_xform *x, const char *what);
+
+/* Kernel splats in /dev/kmsg during a test (-1: not readable, not checked) */
+int vmclock_kmsg_open(void);
+void vmclock_kmsg_assert_clean(int fd);
+
+/* Reproducible random numbers, for the fuzzer and the USER clocks */
+extern u64 vmclock_rng_state;
+u64 vmclock_rng(void);
 
 #endif /* SELFTEST_KVM_VMCLOCK_H */
