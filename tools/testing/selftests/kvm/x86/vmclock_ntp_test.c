@@ -425,6 +425,29 @@ static void leap_pairs(struct __test_metadata *_metadata, struct kvm_vm *vm,
 	r->updates = vmclock_updates(vm) - updates;
 }
 
+/* Synchronize the host without a leap second, and wait for TIME_OK */
+static void wait_time_ok(const char *what)
+{
+	struct timex tx = {
+		.modes = ADJ_STATUS | ADJ_ESTERROR | ADJ_MAXERROR,
+		.esterror = 100, .maxerror = 1000,
+	};
+	u64 start = mono_ns();
+	int state;
+
+	host_adjtimex(&tx);
+	for (;;) {
+		tx.modes = 0;
+		state = adjtimex(&tx);
+		if (state == TIME_OK)
+			return;
+		TEST_ASSERT(mono_ns() - start < 3000000000ULL,
+			    "%s: leap second state %d, not TIME_OK, after 3 s",
+			    what, state);
+		usleep(10 * 1000);
+	}
+}
+
 /* Wait until the page's leap indicator is @leap */
 static void wait_leap(const struct vmclock_abi *page, u8 leap, const char *what)
 {
@@ -471,13 +494,27 @@ static void leap_test(struct __test_metadata *_metadata, struct kvm_vm *vm,
 	char seq[96] = "";
 	int i;
 
-	/* A known TAI offset, then the end of today */
+	/*
+	 * A known TAI offset, and the leap second state machine back in
+	 * TIME_OK: after a leap second it stays in TIME_WAIT until a second
+	 * boundary passes with STA_INS and STA_DEL clear.
+	 */
 	host_adjtimex(&tx);
+	wait_time_ok(what);
 	midnight = (now / 1000000000ULL / 86400 + 1) * 86400;
 	*stepped = true;
 	set_real_ns((midnight - start) * 1000000000ULL);
-	/* After the step: clock_settime() cleared the NTP state */
-	host_set_status(sta);
+	/*
+	 * After the step (clock_settime() cleared the NTP state): armed, and
+	 * synchronized with error estimates, as an NTP daemon leaves it (with
+	 * maxerror at its limit the kernel would set STA_UNSYNC again at the
+	 * next second).
+	 */
+	tx.modes = ADJ_STATUS | ADJ_ESTERROR | ADJ_MAXERROR;
+	tx.status = sta;
+	tx.esterror = 100;
+	tx.maxerror = 1000;
+	host_adjtimex(&tx);
 	wait_leap(page, want[0], what);
 
 	leap_pairs(_metadata, vm, page, tsc_offset, 4, &r);
@@ -498,6 +535,10 @@ static void leap_test(struct __test_metadata *_metadata, struct kvm_vm *vm,
 	TEST_ASSERT(r.pairs > 1000, "only %lu pairs", (unsigned long)r.pairs);
 	TEST_ASSERT(r.nleaps == nwant && !memcmp(r.leaps, want, nwant),
 		    "leap indicator went %s", seq);
+	/* One rewrite per change: the step (with the TAI offset), POST_POS */
+	TEST_ASSERT(r.updates == (u64)nwant - 1,
+		    "%lu rewrites across the leap second, want %d",
+		    (unsigned long)r.updates, nwant - 1);
 	TEST_ASSERT(-r.tai_after == -r.tai_before + dtai,
 		    "TAI offset %d -> %d, want a change of %d", -r.tai_before,
 		    -r.tai_after, dtai);
