@@ -351,6 +351,8 @@ struct leap_run {
 	/* TAI at the first pair of the page after the step, from both pages */
 	s64 tai_jump_ns;
 	bool tai_checked;
+	/* From the last pair on the page before the step to the first after */
+	u64 last_old, gap_ns;
 };
 
 static s64 tai_ns_at(const struct vmclock_abi *c, u64 counter)
@@ -403,7 +405,10 @@ static void leap_pairs(struct __test_metadata *_metadata, struct kvm_vm *vm,
 			r->tai_jump_ns = tai_ns_at(&before, counter) -
 					 tai_ns_at(&prev, counter);
 			r->tai_checked = true;
+			r->gap_ns = t - r->last_old;
 		}
+		if (!r->tai_checked)
+			r->last_old = t;
 		prev = before;
 		have_prev = true;
 
@@ -531,6 +536,8 @@ static void leap_test(struct __test_metadata *_metadata, struct kvm_vm *vm,
 		       what, window_ms, (unsigned long)r.bad,
 		       r.bad ? (long)r.bad_min : 0, r.bad ? (long)r.bad_max : 0,
 		       (long)r.good_max);
+	ksft_print_msg("%s: %.3f ms from the last pair on the page before the step to the first on the page after (the step and the rewrite fell in it)\n",
+		       what, r.gap_ns / 1e6);
 
 	TEST_ASSERT(r.pairs > 1000, "only %lu pairs", (unsigned long)r.pairs);
 	TEST_ASSERT(r.nleaps == nwant && !memcmp(r.leaps, want, nwant),
