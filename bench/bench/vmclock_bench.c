@@ -843,6 +843,7 @@ int main(void)
 	bool has_param, has_stat, pmu;
 	double tsc_mhz;
 	char date[64], b1[64], b2[64];
+	struct vmclock_abi ntp_page;
 	time_t now;
 	int kvm_fd, i;
 
@@ -873,6 +874,8 @@ int main(void)
 	tsc_mhz = __vcpu_ioctl(vcpu, KVM_GET_TSC_KHZ, NULL) / 1000.0;
 	has_stat = vm_stat_read(vm, STAT_UPDATES, &stat);
 	usleep(100 * 1000);
+	/* What the host's NTP state makes of the page (bench/init synchronizes it) */
+	vmclock_page_read(page, &ntp_page);
 
 	fprintf(stderr, "# 1: accuracy, steady state\n");
 	run_accuracy(vm, page, &x, false, &acc_steady);
@@ -929,9 +932,15 @@ int main(void)
 	printf("vmclock bench, %s: kernel %s, %ld CPUs, clocksource %s, guest TSC %.3f MHz, offset %lld%s\n",
 	       date, un.release, sysconf(_SC_NPROCESSORS_ONLN), cs, tsc_mhz,
 	       (long long)x.offset, x.ratio ? ", scaled" : ", not scaled");
-	printf("vmclock_max_error_ns: %s; stat %s: %s\n\n",
+	printf("vmclock_max_error_ns: %s; stat %s: %s\n",
 	       has_param ? max_error : "n/a (no such parameter)",
 	       STAT_UPDATES, has_stat ? "present" : "n/a (no such stat)");
+	printf("host NTP state: status 0x%x, esterror %ld us, maxerror %ld us; page clock_status %u, flags 0x%llx, time_esterror %llu ns, time_maxerror %llu ns, maxerror rate %s\n\n",
+	       orig_timex.status, orig_timex.esterror, orig_timex.maxerror,
+	       ntp_page.clock_status, (unsigned long long)ntp_page.flags,
+	       (unsigned long long)ntp_page.time_esterror_nanosec,
+	       (unsigned long long)ntp_page.time_maxerror_nanosec,
+	       ntp_page.counter_period_maxerror_rate_frac_sec ? "set" : "none");
 
 	printf("| # | measurement | result | detail |\n");
 	printf("|---|---|---|---|\n");
