@@ -691,7 +691,7 @@ struct pass_cost {
 	u64 median_ns;
 	u64 create_ms;
 	long mem_kb;		/* MemAvailable drop for the VMs */
-	int synchronized;	/* pages with clock_status SYNCHRONIZED */
+	int usable;		/* pages with a usable clock_status */
 };
 
 static long mem_available_kb(void)
@@ -776,12 +776,18 @@ static void run_passes(int kvm_fd, int nr_vms, struct pass_cost *pc)
 	qsort(t, PASSES, sizeof(t[0]), cmp_u64);
 	pc->min_ns = t[0];
 	pc->median_ns = t[PASSES / 2];
-	pc->synchronized = 0;
+	pc->usable = 0;
 	for (i = 0; i < nr_vms; i++) {
 		struct vmclock_abi c;
 
 		vmclock_page_read(vms[i].page, &c);
-		pc->synchronized += c.clock_status == VMCLOCK_STATUS_SYNCHRONIZED;
+		/*
+		 * Not UNRELIABLE: the steps (clock_settime()) leave the host
+		 * unsynchronized, so the pages say FREERUNNING.
+		 */
+		pc->usable += c.clock_status == VMCLOCK_STATUS_SYNCHRONIZED ||
+			      c.clock_status == VMCLOCK_STATUS_FREERUNNING ||
+			      c.clock_status == VMCLOCK_STATUS_UNKNOWN;
 	}
 	for (i = 0; i < nr_vms; i++)
 		small_vm_destroy(&vms[i]);
@@ -994,10 +1000,10 @@ int main(void)
 	printf("| | **deferred work** (clock step to every page rewritten, %d passes) | **per pass: median (min)** | **per VM (median)** |\n",
 	       PASSES);
 	for (i = 0; i < ARRAY_SIZE(nr_vms); i++)
-		printf("| 4 | %d VM%s (created in %llu ms, %ld kB, %d synchronized) | %.1f us (%.1f us) | %.2f us |\n",
+		printf("| 4 | %d VM%s (created in %llu ms, %ld kB, %d usable) | %.1f us (%.1f us) | %.2f us |\n",
 		       pc[i].nr_vms, pc[i].nr_vms > 1 ? "s" : "",
 		       (unsigned long long)pc[i].create_ms, pc[i].mem_kb,
-		       pc[i].synchronized, pc[i].median_ns / 1000.0,
+		       pc[i].usable, pc[i].median_ns / 1000.0,
 		       pc[i].min_ns / 1000.0,
 		       pc[i].median_ns / 1000.0 / pc[i].nr_vms);
 	printf("\nclock pairing hypercall returned %ld; bench ran %llu s\n",
