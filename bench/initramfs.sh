@@ -13,6 +13,8 @@ for a in $("$root/bin/busybox" --list); do
 	[ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"
 done
 install -m 0755 "$TOP/bench/init" "$root/init"
+# The NTP daemon stand-in of bench/init (static: no libraries to copy)
+gcc -O2 -Wall -static -o "$root/bin/ntp-sync" "$TOP/bench/ntp-sync.c"
 if [ "$variant" = demo ]; then
 	echo x86/vmclock_e2e >"$root/tests.conf"
 	mkdir -p "$root/modules"

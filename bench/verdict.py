@@ -33,7 +33,7 @@ L2_RE = re.compile(r"^(# )*L2: (\[\s*\d+\.\d+\] )?")
 
 
 # KUnit suites the bench kernel must run (bench/config/fast.config enables them)
-EXPECTED_KUNIT_SUITES = ["kvm_vmclock"]
+EXPECTED_KUNIT_SUITES = ["kvm_vmclock", "kvm_vmclock_ntp"]
 
 def main():
     args = sys.argv[1:]

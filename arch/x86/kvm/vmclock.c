@@ -4,7 +4,8 @@
  * guest's TSC, for the generic core in virt/kvm/vmclock.c.
  *
  * The timekeeper notifier (pvclock_gtod_notify(), with tk_core.seq
- * write-held and IRQs off) stores a snapshot of the timekeeper in a
+ * write-held and IRQs off) stores a snapshot of the timekeeper, taken with
+ * timekeeping_get_pv_state() (struct timekeeper is not read here), in a
  * seqcount-protected global, O(1) whatever the number of VMs, and decides
  * whether the published line, time = time_sec + (counter - counter_value) *
  * period, is still good (kvm_vmclock_line_stale()).  Only if it is not does
@@ -31,15 +32,27 @@
  *
  * vmclock_max_error_ns = 0 rewrites at every timekeeper update (for
  * comparison and debugging).
+ *
+ * The host's NTP state gives the page its clock_status (SYNCHRONIZED while
+ * the host clock is synchronized, FREERUNNING once it no longer is,
+ * UNKNOWN if it never was), its error bounds and its leap_indicator (see
+ * kvm_vmclock_ntp_status(), kvm_vmclock_ntp_errors() and
+ * kvm_vmclock_ntp_leap()).  The notifier stores it, without moving the
+ * line, when timekeeping's ntp_seq says that adjtimex() or the leap second
+ * state machine changed it: one republication per change.  The kernel's
+ * growth of the maximum error (500 us at each second) does not change
+ * ntp_seq: the page states it as the period's maximum error rate instead
+ * of being rewritten every second.
  */
 
+#include <linux/clocksource.h>
 #include <linux/clocksource_ids.h>
 #include <linux/irq_work.h>
 #include <linux/kvm_host.h>
 #include <linux/math64.h>
 #include <linux/moduleparam.h>
+#include <linux/pvclock_gtod.h>
 #include <linux/seqlock.h>
-#include <linux/timekeeper_internal.h>
 #include <linux/timex.h>
 #include <kunit/visibility.h>
 #include <asm/tsc.h>
@@ -351,6 +364,162 @@ VISIBLE_IF_KUNIT int kvm_vmclock_host_line(const struct kvm_vmclock_host *host,
 }
 EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_host_line);
 
+/**
+ * kvm_vmclock_ntp_status - clock_status for the host's NTP state
+ * @ntp: the NTP state
+ *
+ * Return: VMCLOCK_STATUS_SYNCHRONIZED while the host clock is synchronized
+ * (STA_UNSYNC clear), VMCLOCK_STATUS_FREERUNNING if it was and no longer
+ * is, VMCLOCK_STATUS_UNKNOWN if it never was since KVM was loaded.
+ */
+VISIBLE_IF_KUNIT u8 kvm_vmclock_ntp_status(const struct kvm_vmclock_ntp *ntp)
+{
+	if (!(ntp->status & STA_UNSYNC))
+		return VMCLOCK_STATUS_SYNCHRONIZED;
+	return ntp->was_synced ? VMCLOCK_STATUS_FREERUNNING :
+				 VMCLOCK_STATUS_UNKNOWN;
+}
+EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_ntp_status);
+
+/**
+ * kvm_vmclock_ntp_leap - leap_indicator for the host's NTP state
+ * @ntp: the NTP state
+ *
+ * A leap second is armed with STA_INS or STA_DEL (NTP daemons do so on the
+ * last day of a month; the kernel applies it at the end of that UTC day):
+ * PRE_POS or PRE_NEG, until the kernel steps the clock at midnight.  While
+ * the inserted second runs (TIME_OOP: CLOCK_REALTIME repeats 23:59:59),
+ * POS.  After it (TIME_WAIT, until the daemon clears the flag), POST_POS
+ * or POST_NEG.  NONE otherwise.
+ *
+ * Return: a VMCLOCK_LEAP_* value.
+ */
+VISIBLE_IF_KUNIT u8 kvm_vmclock_ntp_leap(const struct kvm_vmclock_ntp *ntp)
+{
+	switch (ntp->state) {
+	case TIME_OOP:
+		return VMCLOCK_LEAP_POS;
+	case TIME_WAIT:
+		if (ntp->status & STA_INS)
+			return VMCLOCK_LEAP_POST_POS;
+		if (ntp->status & STA_DEL)
+			return VMCLOCK_LEAP_POST_NEG;
+		return VMCLOCK_LEAP_NONE;
+	case TIME_OK:
+	case TIME_INS:
+	case TIME_DEL:
+		/* TIME_INS / TIME_DEL without their flag: back to TIME_OK. */
+		if (ntp->status & STA_INS && ntp->state != TIME_DEL)
+			return VMCLOCK_LEAP_PRE_POS;
+		if (ntp->status & STA_DEL && ntp->state != TIME_INS)
+			return VMCLOCK_LEAP_PRE_NEG;
+		return VMCLOCK_LEAP_NONE;
+	default:
+		return VMCLOCK_LEAP_NONE;
+	}
+}
+EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_ntp_leap);
+
+/* The largest |time - @ntp->xtime_sec| the error arithmetic takes */
+#define VMCLOCK_NTP_MAX_SEC	((s64)U32_MAX)
+
+/**
+ * kvm_vmclock_ntp_same - whether two NTP states give the same page
+ * @old: the state the page was computed from
+ * @now: a later state
+ *
+ * Same status, leap indicator and estimated error and, while
+ * synchronized, the same maximum error function of time: @now's maximum
+ * error is @old's grown by the rate for each second since (the kernel's
+ * growth, which the page states as a rate).
+ *
+ * Return: true if a page computed from @now says the same as one computed
+ * from @old.
+ */
+VISIBLE_IF_KUNIT bool kvm_vmclock_ntp_same(const struct kvm_vmclock_ntp *old,
+					   const struct kvm_vmclock_ntp *now)
+{
+	if (kvm_vmclock_ntp_status(old) != kvm_vmclock_ntp_status(now) ||
+	    kvm_vmclock_ntp_leap(old) != kvm_vmclock_ntp_leap(now))
+		return false;
+	if (now->status & STA_UNSYNC)
+		return true;
+	return old->esterror_us == now->esterror_us &&
+	       old->maxerror_rate_us == now->maxerror_rate_us &&
+	       now->xtime_sec >= old->xtime_sec &&
+	       now->xtime_sec - old->xtime_sec <= VMCLOCK_NTP_MAX_SEC &&
+	       now->maxerror_us - old->maxerror_us ==
+	       (s64)(now->xtime_sec - old->xtime_sec) * old->maxerror_rate_us;
+}
+EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_ntp_same);
+
+/**
+ * kvm_vmclock_ntp_errors - the error fields of a page
+ * @ntp: the NTP state
+ * @line: the page's clock (time at counter_value, and the period)
+ * @max_error_ns: bound on |page - CLOCK_REALTIME| (vmclock_max_error_ns)
+ * @clk: result: time_esterror_nanosec, time_maxerror_nanosec, the period
+ *	 error rates and their VALID flags (or'ed into @clk->flags); left
+ *	 alone unless the host clock is synchronized
+ *
+ * The host's maximum error at time t is at most M + R * (t - S): M =
+ * @ntp->maxerror_us, R = @ntp->maxerror_rate_us per second (500 ppm), S =
+ * @ntp->xtime_sec, because the kernel adds R once per second boundary
+ * after S, when it processes it (later, not earlier).  The page states it
+ * as a linear bound from its reference time T (time_sec, time_frac_sec at
+ * counter_value):
+ *
+ *	time_maxerror_nanosec = M + R * (T - S) + R * max_error_ns + 1 ns
+ *
+ * rounded up (and not below the margin: T may be before S when the line
+ * is older than the NTP state), and counter_period_maxerror_rate_frac_sec
+ * = R * period, rounded up: a guest's bound at any later counter value,
+ * time_maxerror_nanosec + (counter - counter_value) * rate, is not below
+ * the host's.  R * max_error_ns covers the page's time differing from the
+ * host's by up to max_error_ns (5 ps at 10 ns); the 1 ns the rounding.
+ * The kernel does not grow the estimated error between adjtimex() calls,
+ * so time_esterror_nanosec is the host's and its rate 0.
+ */
+VISIBLE_IF_KUNIT void kvm_vmclock_ntp_errors(const struct kvm_vmclock_ntp *ntp,
+					     const struct kvm_vmclock_params *line,
+					     u32 max_error_ns,
+					     struct vmclock_abi *clk)
+{
+	u64 rate = clamp_t(long, ntp->maxerror_rate_us, 0, USEC_PER_SEC);
+	u64 est = clamp_t(long, ntp->esterror_us, 0, INT_MAX);
+	u64 max = clamp_t(long, ntp->maxerror_us, 0, INT_MAX);
+	s64 dsec = clamp_t(s64, (s64)(line->time_sec - ntp->xtime_sec),
+			   -VMCLOCK_NTP_MAX_SEC, VMCLOCK_NTP_MAX_SEC);
+	u64 frac_ns, margin, prate;
+	s64 bound;
+	u128 p;
+
+	if (ntp->status & STA_UNSYNC)
+		return;
+
+	/* R * (T - S) in ns, rounded up: whole seconds, then the fraction */
+	frac_ns = mul_u64_u64_shr(line->time_frac_sec, NSEC_PER_SEC, 64) + 1;
+	bound = (s64)max * NSEC_PER_USEC + dsec * (s64)(rate * NSEC_PER_USEC) +
+		(s64)DIV_ROUND_UP_ULL(rate * frac_ns, USEC_PER_SEC);
+	margin = DIV_ROUND_UP_ULL(rate * max_error_ns, USEC_PER_SEC) + 1;
+
+	/* R * period, rounded up; R is at most one second per second */
+	p = (u128)line->period_frac_sec * rate;
+	prate = mul_u64_u64_div_u64(line->period_frac_sec, rate, USEC_PER_SEC);
+	if ((u128)prate * USEC_PER_SEC < p)
+		prate++;
+
+	clk->time_esterror_nanosec = cpu_to_le64(est * NSEC_PER_USEC);
+	clk->time_maxerror_nanosec = cpu_to_le64(max_t(s64, bound, 0) + margin);
+	clk->counter_period_esterror_rate_frac_sec = 0;
+	clk->counter_period_maxerror_rate_frac_sec = cpu_to_le64(prate);
+	clk->flags |= cpu_to_le64(VMCLOCK_FLAG_TIME_ESTERROR_VALID |
+				  VMCLOCK_FLAG_TIME_MAXERROR_VALID |
+				  VMCLOCK_FLAG_PERIOD_ESTERROR_VALID |
+				  VMCLOCK_FLAG_PERIOD_MAXERROR_VALID);
+}
+EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_ntp_errors);
+
 /* Sub-nanosecond unit of the policy's arithmetic: 2^-16 ns */
 #define VMCLOCK_ERR_SHIFT	16
 /* Beyond this (in 2^-16 ns), the difference is not worth computing exactly */
@@ -475,6 +644,13 @@ static struct kvm_vmclock_host kvm_vmclock_line_host;
 static struct kvm_vmclock_params kvm_vmclock_line;
 static bool kvm_vmclock_line_valid;
 static bool kvm_vmclock_line_idle = true;
+/*
+ * The host's NTP state, under kvm_vmclock_host_seq too: stored when its
+ * ntp_seq changes (and while idle), without touching the line.
+ */
+static struct kvm_vmclock_ntp kvm_vmclock_ntp;
+/* Only the notifier, serialised by tk_core.lock */
+static bool kvm_vmclock_was_synced;
 
 /* The line for a snapshot, if the host clock is the TSC and it is usable. */
 static bool kvm_vmclock_compute_line(const struct kvm_vmclock_host *host,
@@ -497,35 +673,54 @@ static void kvm_vmclock_irq_work_fn(struct irq_work *w)
 static DEFINE_IRQ_WORK(kvm_vmclock_irq_work, kvm_vmclock_irq_work_fn);
 
 /*
- * Called from pvclock_gtod_notify(): tk_core.lock held, tk_core.seq
- * write-held, IRQs off.  No timekeeping reads, no sleeping, no queue_work().
- * Serialised by tk_core.lock.
+ * Called from pvclock_gtod_notify() with the timekeeper it was passed
+ * (only handed to timekeeping_get_pv_state()): tk_core.lock held,
+ * tk_core.seq write-held, IRQs off.  No timekeeping reads, no sleeping,
+ * no queue_work().  Serialised by tk_core.lock.
  */
 void kvm_vmclock_gtod_notify(struct timekeeper *tk, bool was_set)
 {
-	struct kvm_vmclock_host now = {
-		.cycle_last = tk->tkr_mono.cycle_last,
-		.now = tk->tkr_mono.cycle_last,
-		.xtime_sec = tk->xtime_sec,
-		.xtime_nsec = tk->tkr_mono.xtime_nsec,
-		.mult = tk->tkr_mono.mult,
-		.shift = tk->tkr_mono.shift,
-		.tick_len = tk->ntp_tick + tk->skew_delta * NTP_INTERVAL_FREQ,
-		.cycle_interval = tk->cycle_interval,
-		.tai_offset = tk->tai_offset,
-		.vclock_mode = tk->tkr_mono.clock->vdso_clock_mode,
-		.cs_id = tk->cs_id,
+	struct timekeeping_pv_state st;
+	struct kvm_vmclock_host now;
+	struct kvm_vmclock_params line;
+	struct kvm_vmclock_ntp ntp;
+	bool stale, ntp_changed, valid;
+	u64 tsc;
+
+	timekeeping_get_pv_state(tk, &st);
+	if (!(st.ntp_status & STA_UNSYNC))
+		kvm_vmclock_was_synced = true;
+	ntp = (struct kvm_vmclock_ntp) {
+		.status = st.ntp_status,
+		.state = st.ntp_state,
+		.esterror_us = st.ntp_esterror,
+		.maxerror_us = st.ntp_maxerror,
+		.maxerror_rate_us = st.ntp_maxerror_rate,
+		.xtime_sec = st.xtime_sec,
+		.seq = st.ntp_seq,
+		.was_synced = kvm_vmclock_was_synced,
+	};
+	now = (struct kvm_vmclock_host) {
+		.cycle_last = st.cycle_last,
+		.now = st.cycle_last,
+		.xtime_sec = st.xtime_sec,
+		.xtime_nsec = st.xtime_nsec,
+		.mult = st.mult,
+		.shift = st.shift,
+		.tick_len = st.ntp_tick_len,
+		.cycle_interval = st.cycle_interval,
+		.tai_offset = st.tai_offset,
+		.vclock_mode = st.vdso_clock_mode,
+		.cs_id = st.cs_id,
 		.tsc_unstable = check_tsc_unstable(),
 	};
-	struct kvm_vmclock_params line;
-	bool stale, valid;
-	u64 tsc;
 
 	if (!kvm_vmclock_in_use()) {
 		write_seqcount_begin(&kvm_vmclock_host_seq);
 		kvm_vmclock_line_host = now;
 		kvm_vmclock_line_valid = false;
 		kvm_vmclock_line_idle = true;
+		kvm_vmclock_ntp = ntp;
 		write_seqcount_end(&kvm_vmclock_host_seq);
 		return;
 	}
@@ -561,6 +756,24 @@ void kvm_vmclock_gtod_notify(struct timekeeper *tk, bool was_set)
 		 kvm_vmclock_line_stale(&kvm_vmclock_line_host,
 					&kvm_vmclock_line, &now,
 					READ_ONCE(vmclock_max_error_ns)));
+	/*
+	 * NTP's status, leap state or error estimates were written (not only
+	 * the maximum error's growth, which the page states as a rate).  If
+	 * the page would say something else, republish it, with the line
+	 * anchored now, so that the maximum error is stated from the same
+	 * second as the host's.  If not (TIME_OK -> TIME_INS, an unchanged
+	 * write), only store the state.
+	 */
+	ntp_changed = ntp.seq != kvm_vmclock_ntp.seq ||
+		      ntp.was_synced != kvm_vmclock_ntp.was_synced;
+	if (ntp_changed && !stale &&
+	    kvm_vmclock_ntp_same(&kvm_vmclock_ntp, &ntp)) {
+		write_seqcount_begin(&kvm_vmclock_host_seq);
+		kvm_vmclock_ntp = ntp;
+		write_seqcount_end(&kvm_vmclock_host_seq);
+		return;
+	}
+	stale |= ntp_changed;
 	if (!stale)
 		return;
 
@@ -575,6 +788,7 @@ void kvm_vmclock_gtod_notify(struct timekeeper *tk, bool was_set)
 	if (valid)
 		kvm_vmclock_line = line;
 	kvm_vmclock_line_valid = valid;
+	kvm_vmclock_ntp = ntp;
 	write_seqcount_end(&kvm_vmclock_host_seq);
 
 	irq_work_queue(&kvm_vmclock_irq_work);
@@ -645,7 +859,8 @@ int kvm_arch_vmclock_check(struct kvm *kvm, gpa_t gpa)
  * if the notifier has not done so yet.  Process context.
  */
 static bool kvm_vmclock_read_line(struct kvm_vmclock_host *host,
-				  struct kvm_vmclock_params *line)
+				  struct kvm_vmclock_params *line,
+				  struct kvm_vmclock_ntp *ntp)
 {
 	unsigned int seq;
 	bool valid, idle;
@@ -654,6 +869,7 @@ static bool kvm_vmclock_read_line(struct kvm_vmclock_host *host,
 		seq = read_seqcount_begin(&kvm_vmclock_host_seq);
 		*host = kvm_vmclock_line_host;
 		*line = kvm_vmclock_line;
+		*ntp = kvm_vmclock_ntp;
 		valid = kvm_vmclock_line_valid;
 		idle = kvm_vmclock_line_idle;
 	} while (read_seqcount_retry(&kvm_vmclock_host_seq, seq));
@@ -669,10 +885,11 @@ void kvm_arch_vmclock_fill(struct kvm *kvm, struct vmclock_abi *clk)
 {
 	struct kvm_vmclock_params h, g;
 	struct kvm_vmclock_host host;
+	struct kvm_vmclock_ntp ntp;
 	u64 offset, ratio;
 	bool valid;
 
-	valid = kvm_vmclock_read_line(&host, &h);
+	valid = kvm_vmclock_read_line(&host, &h, &ntp);
 
 	/* Constant from before the guest boots: ptp_vmclock probes once. */
 	clk->counter_id = VMCLOCK_COUNTER_X86_TSC;
@@ -684,6 +901,8 @@ void kvm_arch_vmclock_fill(struct kvm *kvm, struct vmclock_abi *clk)
 		clk->flags = cpu_to_le64(VMCLOCK_FLAG_TAI_OFFSET_VALID);
 		clk->tai_offset_sec = cpu_to_le16((u16)(s16)-host.tai_offset);
 	}
+	/* What the host's NTP knows of leap seconds, also while unreliable */
+	clk->leap_indicator = kvm_vmclock_ntp_leap(&ntp);
 
 	if (!valid || !kvm_vmclock_guest_tsc(kvm, &offset, &ratio))
 		return;
@@ -697,7 +916,8 @@ void kvm_arch_vmclock_fill(struct kvm *kvm, struct vmclock_abi *clk)
 	clk->counter_period_shift = g.period_shift;
 	clk->time_sec = cpu_to_le64(g.time_sec);
 	clk->time_frac_sec = cpu_to_le64(g.time_frac_sec);
-	clk->clock_status = VMCLOCK_STATUS_SYNCHRONIZED;
+	clk->clock_status = kvm_vmclock_ntp_status(&ntp);
+	kvm_vmclock_ntp_errors(&ntp, &g, READ_ONCE(vmclock_max_error_ns), clk);
 }
 
 /*
@@ -712,12 +932,13 @@ int kvm_arch_vmclock_fill_user(struct kvm *kvm, const struct vmclock_abi *host,
 {
 	struct kvm_vmclock_params line;
 	struct kvm_vmclock_host tk;
+	struct kvm_vmclock_ntp ntp;
 	u64 offset, ratio;
 
 	if (host->counter_id != VMCLOCK_COUNTER_X86_TSC)
 		return -EINVAL;
 
-	kvm_vmclock_read_line(&tk, &line);
+	kvm_vmclock_read_line(&tk, &line, &ntp);
 	if (kvm_vmclock_host_is_tsc(&tk) &&
 	    kvm_vmclock_guest_tsc(kvm, &offset, &ratio))
 		return kvm_vmclock_user_to_guest(host, offset, ratio,

@@ -58,7 +58,41 @@ struct kvm_vmclock_host {
 	bool tsc_unstable;
 };
 
+/**
+ * struct kvm_vmclock_ntp - the host's NTP state, as the page publishes it
+ * @status: the STA_UNSYNC, STA_INS and STA_DEL bits of NTP's status
+ * @state: the leap second state (TIME_OK, TIME_INS, TIME_DEL, TIME_OOP,
+ *	   TIME_WAIT)
+ * @esterror_us: estimated error, microseconds
+ * @maxerror_us: maximum error in the CLOCK_REALTIME second @xtime_sec,
+ *		 microseconds
+ * @maxerror_rate_us: microseconds the kernel adds to the maximum error at
+ *		      each second boundary after @xtime_sec
+ * @xtime_sec: see @maxerror_us
+ * @seq: timekeeping's ntp_seq: changes with all of the above but the
+ *	 growth of the maximum error
+ * @was_synced: the host clock was synchronized (STA_UNSYNC clear) at some
+ *		time since KVM was loaded
+ */
+struct kvm_vmclock_ntp {
+	int status;
+	int state;
+	long esterror_us;
+	long maxerror_us;
+	long maxerror_rate_us;
+	u64 xtime_sec;
+	u32 seq;
+	bool was_synced;
+};
+
 #if IS_ENABLED(CONFIG_KUNIT)
+u8 kvm_vmclock_ntp_status(const struct kvm_vmclock_ntp *ntp);
+u8 kvm_vmclock_ntp_leap(const struct kvm_vmclock_ntp *ntp);
+bool kvm_vmclock_ntp_same(const struct kvm_vmclock_ntp *old,
+			  const struct kvm_vmclock_ntp *now);
+void kvm_vmclock_ntp_errors(const struct kvm_vmclock_ntp *ntp,
+			    const struct kvm_vmclock_params *line,
+			    u32 max_error_ns, struct vmclock_abi *clk);
 int kvm_vmclock_period(u64 num, u64 den, unsigned int shift,
 		       struct kvm_vmclock_params *p);
 int kvm_vmclock_host_line(const struct kvm_vmclock_host *host,

@@ -627,3 +627,310 @@ kunit_test_suite(vmclock_test_suite);
 MODULE_DESCRIPTION("KUnit tests for the KVM/x86 vmclock arithmetic");
 MODULE_LICENSE("GPL");
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
+
+/*
+ * The host's NTP state in the page: clock_status, leap_indicator and the
+ * error bounds.  The bounds are checked against a model of the kernel's
+ * maximum error: M at the CLOCK_REALTIME second S, plus R at each second
+ * boundary after S (second_overflow()), up to NTP_PHASE_LIMIT.
+ */
+
+/* 2^-64 s per second */
+#define NTP_ONE_SEC	((u128)1 << 64)
+
+/* The host's maximum error at time @t (2^-64 s since the epoch), in ns */
+static u64 ntp_host_maxerror_ns(const struct kvm_vmclock_ntp *ntp, u128 t)
+{
+	u64 sec = (u64)(t >> 64);
+	u64 count = sec > ntp->xtime_sec ? sec - ntp->xtime_sec : 0;
+	u64 us = ntp->maxerror_us + ntp->maxerror_rate_us * count;
+
+	return min_t(u64, us, NTP_PHASE_LIMIT) * NSEC_PER_USEC;
+}
+
+/* The guest's bound at @d counter cycles after counter_value, in ns, rounded down */
+static u64 ntp_guest_maxerror_ns(const struct vmclock_abi *clk,
+				 const struct kvm_vmclock_params *line, u64 d)
+{
+	u128 e = ((u128)d * le64_to_cpu(clk->counter_period_maxerror_rate_frac_sec)) >>
+		 line->period_shift;
+
+	return le64_to_cpu(clk->time_maxerror_nanosec) +
+	       (u64)(e >> 64) * NSEC_PER_SEC +
+	       mul_u64_u64_shr((u64)e, NSEC_PER_SEC, 64);
+}
+
+/* The first counter delta at which the line's time reaches @t (not before T) */
+static u64 ntp_delta_at(const struct kvm_vmclock_params *line, u128 t)
+{
+	u128 t0 = ((u128)line->time_sec << 64) | line->time_frac_sec;
+	u128 q, n = (t - t0) << line->period_shift;
+	u64 rem;
+
+	q = ref_div(n, line->period_frac_sec, &rem);
+	return (u64)q + !!rem;
+}
+
+/* Line time at counter delta @d, in 2^-64 s */
+static u128 ntp_time_at(const struct kvm_vmclock_params *line, u64 d)
+{
+	u128 t0 = ((u128)line->time_sec << 64) | line->time_frac_sec;
+
+	return t0 + (((u128)d * line->period_frac_sec) >> line->period_shift);
+}
+
+static void ntp_check_bound(struct kunit *test, const struct kvm_vmclock_ntp *ntp,
+			    const struct kvm_vmclock_params *line,
+			    const struct vmclock_abi *clk, u64 d, const char *what)
+{
+	u128 t = ntp_time_at(line, d);
+	u64 host = ntp_host_maxerror_ns(ntp, t);
+	u64 guest = ntp_guest_maxerror_ns(clk, line, d);
+
+	/* The page is read after the NTP state was taken, in second S */
+	if ((u64)(t >> 64) < ntp->xtime_sec)
+		return;
+
+	/*
+	 * Never below the host's and, for a line anchored after S as KVM
+	 * anchors it, not looser than one second's growth.
+	 */
+	KUNIT_EXPECT_GE_MSG(test, guest, host, "%s: d=%llu", what, d);
+	if (line->time_sec >= ntp->xtime_sec &&
+	    host < (u64)NTP_PHASE_LIMIT * NSEC_PER_USEC)
+		KUNIT_EXPECT_LE_MSG(test, guest,
+				    host + ntp->maxerror_rate_us * NSEC_PER_USEC + 4,
+				    "%s: d=%llu", what, d);
+}
+
+static void vmclock_ntp_maxerror_bound(struct kunit *test)
+{
+	/* counter frequencies (Hz) */
+	static const u64 freqs[] = { 25000000, 1000000000, 2445381000ULL,
+				     3700000000ULL, 10000000000ULL };
+	/* line reference time minus S: seconds and fraction (2^-64 s) */
+	static const struct { s64 sec; u64 frac; } refs[] = {
+		{ 0, 0 }, { 0, 1ULL << 63 }, { 0, ~0ULL }, { 0, 12345 },
+		{ 3, 0x9e3779b97f4a7c15ULL }, { 86400, 1ULL << 60 },
+		{ -1, 1ULL << 62 }, { -5, 0 }, { -40000, 7 },
+	};
+	static const long maxerrs[] = { 0, 1, 1000, 123457, 15999000 };
+	unsigned int i, j, k, b;
+
+	for (i = 0; i < ARRAY_SIZE(freqs); i++) {
+		struct kvm_vmclock_params line = { .counter_value = 0x123456789ULL };
+
+		KUNIT_ASSERT_EQ(test, 0, kvm_vmclock_period(NSEC_PER_SEC, freqs[i],
+							    0, &line));
+		for (j = 0; j < ARRAY_SIZE(refs); j++) {
+			for (k = 0; k < ARRAY_SIZE(maxerrs); k++) {
+				struct kvm_vmclock_ntp ntp = {
+					.status = 0,
+					.state = TIME_OK,
+					.esterror_us = 17,
+					.maxerror_us = maxerrs[k],
+					.maxerror_rate_us = MAXFREQ / NSEC_PER_USEC,
+					.xtime_sec = 1800000000ULL,
+				};
+				struct vmclock_abi clk = {};
+				u64 base, rate;
+				u128 t0;
+
+				line.time_sec = ntp.xtime_sec + refs[j].sec;
+				line.time_frac_sec = refs[j].frac;
+				kvm_vmclock_ntp_errors(&ntp, &line, 10, &clk);
+				KUNIT_ASSERT_EQ(test, le64_to_cpu(clk.flags),
+						(u64)(VMCLOCK_FLAG_TIME_ESTERROR_VALID |
+						      VMCLOCK_FLAG_TIME_MAXERROR_VALID |
+						      VMCLOCK_FLAG_PERIOD_ESTERROR_VALID |
+						      VMCLOCK_FLAG_PERIOD_MAXERROR_VALID));
+				KUNIT_EXPECT_EQ(test, le64_to_cpu(clk.time_esterror_nanosec),
+						17000ULL);
+				rate = le64_to_cpu(clk.counter_period_esterror_rate_frac_sec);
+				KUNIT_EXPECT_EQ(test, rate, 0ULL);
+
+				/*
+				 * At the reference, and right at and before
+				 * each boundary after the later of T and S
+				 */
+				ntp_check_bound(test, &ntp, &line, &clk, 0, "reference");
+				t0 = ((u128)line.time_sec << 64) | line.time_frac_sec;
+				base = max(line.time_sec, ntp.xtime_sec);
+				for (b = 1; b <= 2000; b += b < 4 ? 1 : 997) {
+					u128 tb = ((u128)(base + b) << 64);
+					u64 d = ntp_delta_at(&line, tb);
+
+					ntp_check_bound(test, &ntp, &line, &clk, d,
+							"at a boundary");
+					if (d && tb - 1 > t0)
+						ntp_check_bound(test, &ntp, &line, &clk,
+								d - 1, "before a boundary");
+				}
+				/* A day and a week on */
+				t0 = (u128)base << 64 | line.time_frac_sec;
+				ntp_check_bound(test, &ntp, &line, &clk,
+						ntp_delta_at(&line, t0 + 86400 * NTP_ONE_SEC),
+						"a day on");
+				ntp_check_bound(test, &ntp, &line, &clk,
+						ntp_delta_at(&line, t0 + 604800 * NTP_ONE_SEC + 1),
+						"a week on");
+			}
+		}
+	}
+}
+
+/*
+ * The maximum error's growth does not change the page: a second later,
+ * with R more, the fields are the same (no republication per second).
+ */
+static void vmclock_ntp_growth_same_page(struct kunit *test)
+{
+	struct kvm_vmclock_params line = { .counter_value = 1 };
+	struct kvm_vmclock_ntp ntp = {
+		.maxerror_us = 2000,
+		.maxerror_rate_us = MAXFREQ / NSEC_PER_USEC,
+		.xtime_sec = 1800000000ULL,
+	};
+	struct vmclock_abi a = {}, b = {};
+	int i;
+
+	KUNIT_ASSERT_EQ(test, 0, kvm_vmclock_period(NSEC_PER_SEC, 2445381000ULL,
+						    0, &line));
+	line.time_sec = ntp.xtime_sec + 2;
+	line.time_frac_sec = 1ULL << 62;
+	kvm_vmclock_ntp_errors(&ntp, &line, 10, &a);
+	for (i = 0; i < 5; i++) {
+		ntp.maxerror_us += ntp.maxerror_rate_us;
+		ntp.xtime_sec++;
+		memset(&b, 0, sizeof(b));
+		kvm_vmclock_ntp_errors(&ntp, &line, 10, &b);
+		KUNIT_EXPECT_EQ(test, 0, memcmp(&a, &b, sizeof(a)));
+	}
+	/* 2 ms + 500 ppm of 2.25 s, + 500 ppm of 10 ns rounded up + 1 ns */
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(a.time_maxerror_nanosec),
+			2000000ULL + 1125000 + 1 + 1 + 1);
+}
+
+/* Growth is the same page; a write, a status or leap change is not. */
+static void vmclock_ntp_same(struct kunit *test)
+{
+	struct kvm_vmclock_ntp a = {
+		.esterror_us = 50,
+		.maxerror_us = 2000,
+		.maxerror_rate_us = 500,
+		.xtime_sec = 1800000000ULL,
+		.seq = 7,
+		.was_synced = true,
+	}, b;
+
+	b = a;
+	b.maxerror_us += 3 * 500;
+	b.xtime_sec += 3;
+	b.seq++;
+	KUNIT_EXPECT_TRUE(test, kvm_vmclock_ntp_same(&a, &b));
+	b.maxerror_us++;
+	KUNIT_EXPECT_FALSE(test, kvm_vmclock_ntp_same(&a, &b));
+	b = a;
+	b.esterror_us = 51;
+	KUNIT_EXPECT_FALSE(test, kvm_vmclock_ntp_same(&a, &b));
+	b = a;
+	b.status = STA_INS;
+	KUNIT_EXPECT_FALSE(test, kvm_vmclock_ntp_same(&a, &b));
+	/* TIME_OK -> TIME_INS with STA_INS: PRE_POS both */
+	a.status = STA_INS;
+	b = a;
+	b.state = TIME_INS;
+	KUNIT_EXPECT_TRUE(test, kvm_vmclock_ntp_same(&a, &b));
+	b.state = TIME_OOP;
+	KUNIT_EXPECT_FALSE(test, kvm_vmclock_ntp_same(&a, &b));
+	/* Unsynchronized: the error fields are not published */
+	a.status = STA_UNSYNC;
+	b = a;
+	b.maxerror_us = 16000000;
+	b.esterror_us = 16000000;
+	KUNIT_EXPECT_TRUE(test, kvm_vmclock_ntp_same(&a, &b));
+	b.status = 0;
+	KUNIT_EXPECT_FALSE(test, kvm_vmclock_ntp_same(&a, &b));
+	b = a;
+	a.was_synced = false;
+	KUNIT_EXPECT_FALSE(test, kvm_vmclock_ntp_same(&a, &b));
+}
+
+static void vmclock_ntp_unsync_no_errors(struct kunit *test)
+{
+	struct kvm_vmclock_params line = { .period_frac_sec = 1ULL << 63 };
+	struct kvm_vmclock_ntp ntp = {
+		.status = STA_UNSYNC,
+		.maxerror_us = 2000,
+		.esterror_us = 20,
+		.maxerror_rate_us = 500,
+	};
+	struct vmclock_abi clk = {}, zero = {};
+
+	kvm_vmclock_ntp_errors(&ntp, &line, 10, &clk);
+	KUNIT_EXPECT_EQ(test, 0, memcmp(&clk, &zero, sizeof(clk)));
+}
+
+static void vmclock_ntp_status(struct kunit *test)
+{
+	struct kvm_vmclock_ntp ntp = { .status = STA_UNSYNC };
+
+	KUNIT_EXPECT_EQ(test, kvm_vmclock_ntp_status(&ntp), VMCLOCK_STATUS_UNKNOWN);
+	ntp.was_synced = true;
+	KUNIT_EXPECT_EQ(test, kvm_vmclock_ntp_status(&ntp), VMCLOCK_STATUS_FREERUNNING);
+	ntp.status = 0;
+	KUNIT_EXPECT_EQ(test, kvm_vmclock_ntp_status(&ntp), VMCLOCK_STATUS_SYNCHRONIZED);
+	ntp.status = STA_INS;
+	KUNIT_EXPECT_EQ(test, kvm_vmclock_ntp_status(&ntp), VMCLOCK_STATUS_SYNCHRONIZED);
+}
+
+static void vmclock_ntp_leap(struct kunit *test)
+{
+	static const struct { int state, status; u8 leap; } cases[] = {
+		{ TIME_OK, 0, VMCLOCK_LEAP_NONE },
+		{ TIME_OK, STA_UNSYNC, VMCLOCK_LEAP_NONE },
+		{ TIME_OK, STA_INS, VMCLOCK_LEAP_PRE_POS },
+		{ TIME_OK, STA_DEL, VMCLOCK_LEAP_PRE_NEG },
+		{ TIME_INS, STA_INS, VMCLOCK_LEAP_PRE_POS },
+		{ TIME_INS, STA_INS | STA_UNSYNC, VMCLOCK_LEAP_PRE_POS },
+		{ TIME_INS, 0, VMCLOCK_LEAP_NONE },
+		{ TIME_INS, STA_DEL, VMCLOCK_LEAP_NONE },
+		{ TIME_DEL, STA_DEL, VMCLOCK_LEAP_PRE_NEG },
+		{ TIME_DEL, 0, VMCLOCK_LEAP_NONE },
+		{ TIME_DEL, STA_INS, VMCLOCK_LEAP_NONE },
+		{ TIME_OOP, STA_INS, VMCLOCK_LEAP_POS },
+		{ TIME_OOP, 0, VMCLOCK_LEAP_POS },
+		{ TIME_WAIT, STA_INS, VMCLOCK_LEAP_POST_POS },
+		{ TIME_WAIT, STA_DEL, VMCLOCK_LEAP_POST_NEG },
+		{ TIME_WAIT, 0, VMCLOCK_LEAP_NONE },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct kvm_vmclock_ntp ntp = {
+			.state = cases[i].state,
+			.status = cases[i].status,
+		};
+
+		KUNIT_EXPECT_EQ_MSG(test, kvm_vmclock_ntp_leap(&ntp), cases[i].leap,
+				    "state %d status %#x", cases[i].state,
+				    cases[i].status);
+	}
+}
+
+static struct kunit_case vmclock_ntp_test_cases[] = {
+	KUNIT_CASE(vmclock_ntp_maxerror_bound),
+	KUNIT_CASE(vmclock_ntp_growth_same_page),
+	KUNIT_CASE(vmclock_ntp_same),
+	KUNIT_CASE(vmclock_ntp_unsync_no_errors),
+	KUNIT_CASE(vmclock_ntp_status),
+	KUNIT_CASE(vmclock_ntp_leap),
+	{}
+};
+
+static struct kunit_suite vmclock_ntp_test_suite = {
+	.name = "kvm_vmclock_ntp",
+	.test_cases = vmclock_ntp_test_cases,
+};
+
+kunit_test_suite(vmclock_ntp_test_suite);

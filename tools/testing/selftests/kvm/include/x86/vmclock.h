@@ -54,10 +54,15 @@ static inline u64 vmclock_ns_at(const struct vmclock_abi *clk, u64 counter)
 	       (u64)(((unsigned __int128)frac * 1000000000ULL) >> 64);
 }
 
+/*
+ * A clock a guest may use: in AUTO mode SYNCHRONIZED, FREERUNNING or
+ * UNKNOWN follow the host's NTP status (UNKNOWN: never synchronized).
+ */
 static inline bool vmclock_status_reliable(u8 status)
 {
 	return status == VMCLOCK_STATUS_SYNCHRONIZED ||
-	       status == VMCLOCK_STATUS_FREERUNNING;
+	       status == VMCLOCK_STATUS_FREERUNNING ||
+	       status == VMCLOCK_STATUS_UNKNOWN;
 }
 
 static inline u64 vmclock_now_ns(void)
