@@ -894,7 +894,7 @@ static void mig_poll(struct l2 *l, struct mig *g)
 		if (p)
 			g->total = atoll(p + 14);
 		/* The guest runs on the destination from now on. */
-		if (!g->failed)
+		if (!g->failed && g->dst)
 			l->cur = g->dst->slot;
 	}
 }
@@ -1042,7 +1042,6 @@ static bool snapshot_restore(struct l2 *l, const struct facts *f,
 		ksft_print_msg("%s save: %s\n", name, g.status);
 		return false;
 	}
-	l->cur = src;		/* mig_poll() switched: nothing runs now */
 	vmm_quit(l, g.src);
 	t_quit = realtime_ns();
 	ksft_print_msg("%s saved (%lld ms), QEMU quit; pause of %d s\n", name,
@@ -1078,9 +1077,9 @@ static bool snapshot_restore(struct l2 *l, const struct facts *f,
 	snprintf(what, sizeof(what), "%s first reading:", name);
 	l2_phc(l, f, what, &rs->first, NULL, false);
 	rs->ok = true;
-	/* CLOCK_REALTIME within 1 ms of the host: when? */
+	/* CLOCK_REALTIME within 1 ms of the host: when? (no PHC: not known) */
 	r = rs->first;
-	deadline = mono_ms() + RT_SETTLE_MS;
+	deadline = mono_ms() + (r.rc == -ENODEV ? 0 : RT_SETTLE_MS);
 	for (;;) {
 		double off = rt_offset_ms(&r);
 
