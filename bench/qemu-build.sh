@@ -114,7 +114,7 @@ done
 
 # The devices: only the pc machine (i440FX, PIIX4 PM with its ACPI and GPEs, ISA serial,
 # kvmclock) and what it selects, which includes the vmclock device; no optional device
-# (--without-default-devices: about half the objects of the default set).
+# (--without-default-devices: 1248 build steps instead of 1518).
 cat >"$src/configs/devices/x86_64-softmmu/vmclock-bench.mak" <<'MAK'
 # bench/qemu-build.sh: the pc machine and what it selects (vmclock among them)
 CONFIG_I440FX=y

@@ -502,6 +502,8 @@ static void chrony_start(void)
 	mkdir("/var/lib/chrony", 0755);
 	mkdir("/var/log", 0755);
 	mkdir("/var/log/chrony", 0755);
+	if (symlink("/run", "/var/run") && errno != EEXIST)
+		say("CHRONY /var/run errno %d", errno);
 	f = fopen("/etc/chrony.conf", "w");
 	if (!f) {
 		say("CHRONY conf errno %d", errno);
@@ -510,13 +512,14 @@ static void chrony_start(void)
 	snprintf(conf, sizeof(conf),
 		 "refclock PHC %s poll 0 dpoll -2 offset %d precision 1e-9\n"
 		 "makestep 0.1 -1\n"
+		 "port 0\n"
 		 "cmdport 0\n"
 		 "log tracking refclocks\n"
 		 "logdir /var/log/chrony\n", ptpdev,
 		 (int16_t)clk->tai_offset_sec);
 	fputs(conf, f);
 	fclose(f);
-	say_cmd("CHRONY", "/usr/sbin/chronyd -u root -f /etc/chrony.conf 2>&1");
+	say_cmd("CHRONY", "/usr/sbin/chronyd -u root -f /etc/chrony.conf -l /var/log/chrony/chronyd.log </dev/null >/var/log/chrony/start.log 2>&1; r=$?; cat /var/log/chrony/start.log; exit $r");
 }
 
 static bool handle(char c, unsigned long id)
@@ -571,7 +574,7 @@ static bool handle(char c, unsigned long id)
 	} else if (c == 't') {
 		say_cmd("TRACKING", "/usr/bin/chronyc -n -c tracking 2>&1");
 		say_cmd("SOURCES", "/usr/bin/chronyc -n -c sources 2>&1");
-		say_cmd("REFLOG", "tail -n 3 /var/log/chrony/refclocks.log 2>&1");
+		say_cmd("REFLOG", "tail -n 3 /var/log/chrony/refclocks.log /var/log/chrony/chronyd.log 2>&1");
 	} else if (c == 'q') {
 		say("BYE");
 		return false;
