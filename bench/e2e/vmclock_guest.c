@@ -279,6 +279,7 @@ struct watch {
 	uint64_t prev_ns;		/* CLOCK_MONOTONIC last time */
 	uint64_t prev_marker;
 	uint64_t gap_ns, gap_marker_before, gap_marker_after;
+	uint64_t gap_end_phc;		/* PHC (TAI) of the reading after it */
 	uint64_t stale_after_gap;	/* readings of the pre-gap marker after it */
 	/* the poller */
 	volatile uint32_t parmed;
@@ -316,7 +317,6 @@ static void reader(void)
 		page_snap(clk, &s);
 		t = phc_ns(&err);
 		now = mono_ns();
-		(void)t;
 		if (!s.ok) {
 			wt->odd_pages++;
 			goto next;
@@ -337,6 +337,7 @@ static void reader(void)
 			wt->gap_ns = now - wt->prev_ns;
 			wt->gap_marker_before = wt->prev_marker;
 			wt->gap_marker_after = s.marker;
+			wt->gap_end_phc = err ? 0 : t;
 			wt->stale_after_gap = 0;
 		}
 		if (wt->reads && s.marker == wt->gap_marker_before &&
@@ -446,7 +447,7 @@ static void say_watch(void)
 {
 	uint32_t i;
 
-	say("WATCH armed %d reads %llu fails %llu err %d seq %u %u back %u odd %u marker %llu %llu changes %u gen %llu %llu changes %u gap_us %llu gap_marker %llu %llu stale %llu",
+	say("WATCH armed %d reads %llu fails %llu err %d seq %u %u back %u odd %u marker %llu %llu changes %u gen %llu %llu changes %u gap_us %llu gap_marker %llu %llu stale %llu gap_end %llu",
 	    wt->armed == wt->arm, (unsigned long long)wt->reads,
 	    (unsigned long long)wt->fails, wt->last_err, wt->seq_first,
 	    wt->seq_last, wt->seq_back, wt->odd_pages,
@@ -457,7 +458,8 @@ static void say_watch(void)
 	    (unsigned long long)(wt->gap_ns / 1000),
 	    (unsigned long long)wt->gap_marker_before,
 	    (unsigned long long)wt->gap_marker_after,
-	    (unsigned long long)wt->stale_after_gap);
+	    (unsigned long long)wt->stale_after_gap,
+	    (unsigned long long)wt->gap_end_phc);
 	say("POLLER notif %d polls %llu wakes %llu changes %u", wt->notif,
 	    (unsigned long long)wt->polls, (unsigned long long)wt->wakes,
 	    wt->nwake);
@@ -577,11 +579,10 @@ static bool handle(char c, unsigned long id)
 		say_cmd("REFLOG", "tail -n 3 /var/log/chrony/refclocks.log /var/log/chrony/chronyd.log 2>&1");
 	} else if (c == 'q') {
 		say("BYE");
-		return false;
 	}
 	say_snap(clk);
 	say("END %lu", id);
-	return true;
+	return c != 'q';
 }
 
 int main(int argc, char **argv)
