@@ -69,7 +69,8 @@
 #define BOOT_TIMEOUT_MS	300000
 #define REPLY_TIMEOUT_MS 30000
 #define MIG_TIMEOUT_MS	120000
-#define RT_SETTLE_MS	1000	/* CLOCK_REALTIME within 1 ms of the host by then */
+#define RT_SETTLE_MS	15000	/* CLOCK_REALTIME within 1 ms of the host by then */
+#define RT_KEPT_MS	100	/* a restore moves CLOCK_REALTIME by less than that */
 
 static bool demo;
 static const char *e2e_break = "";	/* E2E_BREAK */
@@ -639,7 +640,8 @@ static int l2_req(struct l2 *l, char cmd, char lines[][512], int n,
 
 	memset(r, 0, sizeof(*r));
 	r->rc = -1;
-	len = snprintf(req, sizeof(req), "%c %lu\n", cmd, ++l->id);
+	/* A leading newline ends what a migration may have cut off. */
+	len = snprintf(req, sizeof(req), "\n%c %lu\n", cmd, ++l->id);
 	snprintf(end, sizeof(end), "END %lu", l->id);
 	r->before = realtime_ns();
 	if (write(l->v[l->cur].ser_in, req, len) != len)
@@ -1122,7 +1124,7 @@ static bool snapshot_restore(struct l2 *l, const struct facts *f,
 		}
 		if (mono_ms() > deadline)
 			break;
-		usleep(100000);
+		usleep(200000);
 		l2_phc(l, f, name, &r, NULL, true);
 	}
 	rs->settled = r;
@@ -1331,7 +1333,7 @@ static void main_run(void)
 	struct l2 l = {};
 	char lines[4][512];
 	bool booted, have_chrony = false, ok, woke = false, woke_r = false;
-	double lat = 0, lat_r = 0;
+	double lat = 0, lat_r = 0, kept;
 	int pingpong = env_int("E2E_PINGPONG", 20), pause = env_int("E2E_PAUSE", 10);
 	int nrows = 0, unstable, n, i, status, pp_ok = 0, pp_in = 0, pp_n = 0, pp_fail = 0;
 	unsigned long long m0 = 0;
@@ -1438,10 +1440,11 @@ static void main_run(void)
 			 rs.first.snap.marker == m0 + 1,
 			 "snapshot restore: disruption_marker %llu -> %llu, vm_generation_counter %llu -> %llu (+1 each), seq_count never back\n",
 			 wr.marker0, wr.marker1, wr.gen0, wr.gen1);
-	ksft_test_result(ok && rs.settled_ok,
-			 "snapshot restore: the guest's CLOCK_REALTIME within 1 ms of the host's (its PHC) %.0f ms after cont (limit %d ms): %+.3f ms; %+.3f ms at the first reading\n",
-			 rs.settle_ms, RT_SETTLE_MS, rs.rt_after_ms,
-			 rt_offset_ms(&rs.first));
+	kept = rt_offset_ms(&rs.first) - rs.rt_before_ms;
+	ksft_test_result(ok && rs.settled_ok && kept < RT_KEPT_MS && kept > -RT_KEPT_MS,
+			 "snapshot restore: the pause is not lost: the guest's CLOCK_REALTIME - host's (its PHC) %+.3f ms at the first reading, %+.3f ms before the save (moved %+.3f ms, limit %d); within 1 ms (%+.3f ms) %.0f ms after cont (chronyd on the PHC; limit %d ms)\n",
+			 rt_offset_ms(&rs.first), rs.rt_before_ms, kept, RT_KEPT_MS,
+			 rs.rt_after_ms, rs.settle_ms, RT_SETTLE_MS);
 	ksft_test_result(woke_r && wr.notif == 1 && lat_r >= 0,
 			 "notification: poll() on /dev/vmclock0 woke for the restore's update, %.3f ms after cont (the guest's reader ran again after %.3f ms)\n",
 			 lat_r, gap_end_ms(&wr, &f, rs.cont_ns));
