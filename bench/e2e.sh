@@ -83,4 +83,4 @@ ldd "$qbin" |
 	grep -o '/[^ ]*' | sort -u | while read -r l; do
 	[ -f "$root$l" ] || { mkdir -p "$root$(dirname "$l")"; cp -L "$l" "$root$l"; }
 done
-log "e2e: QEMU ($([ "$qbin" = "$qemu/usr/bin/qemu-system-x86_64" ] && echo "Debian's 10.0.2" || echo "patched: qemu/"), nested guest ($(du -h "$root/e2e/l2.gz" | cut -f1) initramfs, chrony $(cat "$chrony/version" 2>/dev/null || echo none))"
+log "e2e: QEMU $([ "$qbin" = "$qemu/usr/bin/qemu-system-x86_64" ] && echo "10.0.2 (Debian's)" || echo "10.0.2 with qemu/ (patched)"), nested guest's initramfs $(du -h "$root/e2e/l2.gz" | cut -f1), chrony $(cat "$chrony/version" 2>/dev/null || echo none)"
