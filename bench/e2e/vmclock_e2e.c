@@ -386,8 +386,12 @@ static bool qmp_cmd(struct l2 *l, struct vmm *m, const char *cmd, char *ans,
 				qmp_event(m, line);
 				continue;
 			}
-			if (ans)
-				snprintf(ans, len, "%s", line);
+			if (ans) {
+				size_t k = strnlen(line, len - 1);
+
+				memcpy(ans, line, k);
+				ans[k] = 0;
+			}
 			return strstr(line, "\"return\"");
 		}
 		if (m->qmp < 0)
