@@ -271,7 +271,7 @@ struct watch {
 	volatile uint32_t arm;		/* the parent bumps it to reset */
 	/* the reader */
 	volatile uint32_t armed;	/* the arm it has reset for */
-	uint64_t reads, fails;
+	uint64_t reads, fails, timedout;
 	int last_err;
 	uint32_t seq_first, seq_last, seq_back, odd_pages;
 	uint64_t marker_first, marker_last, gen_first, gen_last;
@@ -305,7 +305,7 @@ static void reader(void)
 		if (wt->armed != wt->arm) {
 			uint32_t a = wt->arm;
 
-			wt->reads = wt->fails = 0;
+			wt->reads = wt->fails = wt->timedout = 0;
 			wt->last_err = 0;
 			wt->seq_back = wt->odd_pages = 0;
 			wt->marker_changes = wt->gen_changes = 0;
@@ -348,7 +348,14 @@ static void reader(void)
 		wt->gen_last = s.gen;
 		wt->prev_marker = s.marker;
 		wt->reads++;
-		if (err) {
+		if (err == ETIMEDOUT) {
+			/*
+			 * ptp_vmclock's retry deadline (100 ms of guest time)
+			 * expires when the guest stops between its two reads
+			 * of seq_count and finds a new page on resume.
+			 */
+			wt->timedout++;
+		} else if (err) {
 			wt->fails++;
 			wt->last_err = err;
 		}
@@ -447,9 +454,10 @@ static void say_watch(void)
 {
 	uint32_t i;
 
-	say("WATCH armed %d reads %llu fails %llu err %d seq %u %u back %u odd %u marker %llu %llu changes %u gen %llu %llu changes %u gap_us %llu gap_marker %llu %llu stale %llu gap_end %llu",
+	say("WATCH armed %d reads %llu fails %llu timedout %llu err %d seq %u %u back %u odd %u marker %llu %llu changes %u gen %llu %llu changes %u gap_us %llu gap_marker %llu %llu stale %llu gap_end %llu",
 	    wt->armed == wt->arm, (unsigned long long)wt->reads,
-	    (unsigned long long)wt->fails, wt->last_err, wt->seq_first,
+	    (unsigned long long)wt->fails, (unsigned long long)wt->timedout,
+	    wt->last_err, wt->seq_first,
 	    wt->seq_last, wt->seq_back, wt->odd_pages,
 	    (unsigned long long)wt->marker_first,
 	    (unsigned long long)wt->marker_last, wt->marker_changes,
