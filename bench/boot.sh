@@ -13,6 +13,11 @@ limit=${BOOT_TIMEOUT:-$([ "$variant" = debug ] && echo 2400 || echo 900)}
 # than KVM's 250 ppm, every VM gets TSC catch-up (or no valid ratio), although the guest
 # TSC really is the host's. The bench widens the tolerance so that VMs run unscaled.
 append="console=ttyS0 panic=-1 tsc=reliable oops=panic kvm.tsc_tolerance_ppm=5000 kunit.filter_glob=${KUNIT_GLOB:-*} ${APPEND:-}"
+# The end-to-end test's knobs (bench/e2e/vmclock_e2e.c): E2E_BREAK=tsc|counters|notify
+# turns a feature of the patched QEMU off; E2E_PINGPONG=N migrations; E2E_PAUSE=S seconds.
+[ -z "${E2E_BREAK:-}" ] || append+=" e2e.break=$E2E_BREAK"
+[ -z "${E2E_PINGPONG:-}" ] || append+=" e2e.pingpong=$E2E_PINGPONG"
+[ -z "${E2E_PAUSE:-}" ] || append+=" e2e.pause=$E2E_PAUSE"
 log "booting $variant kernel (timeout ${limit}s), log in $logf"
 start=$(date +%s)
 timeout --foreground -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \

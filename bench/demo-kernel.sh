@@ -21,6 +21,25 @@
 # nonzero" in .gnu.linkonce.this_module.)
 . "$(dirname "$0")/lib.sh"
 KREL=7.3.4+deb13-amd64
+# Debian's image has the base tree's core kernel, so the modules are built from the series
+# up to the last patch before the first one that changes the core kernel (kernel/, today
+# "timekeeping: Add an interface for paravirtual clock providers", which the later KVM
+# patches call): a detached worktree of build/linux at that commit. The demo then runs the
+# series' KVM without the patches that need a patched core kernel (the host's NTP status,
+# error bounds and leap second); DEMO_KERNEL=bench runs all of it on the bench kernel.
+first=$(git -C "$SRC" log --reverse --format=%H base..HEAD -- kernel | head -n1)
+if [ -n "$first" ]; then
+	at=$(git -C "$SRC" rev-parse "$first^")
+	wt=$BUILD/linux-demo
+	if [ "$(git -C "$wt" rev-parse HEAD 2>/dev/null)" != "$at" ]; then
+		log "demo modules: the series up to '$(git -C "$SRC" log -1 --format=%s "$at")'" \
+			"(the next patch changes the core kernel, which Debian's image lacks)"
+		git -C "$SRC" worktree remove --force "$wt" 2>/dev/null || rm -rf "$wt"
+		git -C "$SRC" worktree prune
+		git -C "$SRC" worktree add -q --detach "$wt" "$at" >&2
+	fi
+	SRC=$wt
+fi
 out=$BUILD/kbuild-demo
 deb=$BUILD/debian-kernel
 mk() { make -C "$SRC" O="$out" KERNELRELEASE="$KREL" CC="ccache gcc" HOSTCC="ccache gcc" -j"$JOBS" "$@"; }

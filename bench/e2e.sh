@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The end-to-end test's part of the bench VM's initramfs: bench/e2e.sh ROOT [VARIANT]
-# Puts into ROOT/e2e: QEMU 10 (bench/qemu10.sh) with its firmware (its libraries go to
-# their usual paths in ROOT), the VMM stand-in vmclock_shim.so, the bench kernel's
-# bzImage and the nested guest's initramfs l2.gz (busybox, bench/e2e/l2-init and the
-# static bench/e2e/vmclock_guest). The test itself, vmclock_e2e, is a selftest.
+# Puts into ROOT/e2e: the patched QEMU of qemu/ (bench/qemu-build.sh) with the firmware
+# of Debian's QEMU 10 packages (bench/qemu10.sh; its libraries go to their usual paths in
+# ROOT), the bench kernel's bzImage and the nested guest's initramfs l2.gz (busybox,
+# bench/e2e/l2-init, the static bench/e2e/vmclock_guest, and chronyd and chronyc from
+# Debian's chrony package with their libraries). The test itself, vmclock_e2e, is a
+# selftest. E2E_QEMU=debian: Debian's QEMU 10 binary instead (no KVM_SET_VMCLOCK: the
+# test then shows what an unmodified QEMU does, and fails).
 # VARIANT demo: the nested guest runs Debian's kernel (bench/demo-kernel.sh), unmodified,
 # with its stock ptp_vmclock module, which bench/e2e/l2-init loads.
 . "$(dirname "$0")/lib.sh"
@@ -14,11 +17,27 @@ kernel=$BUILD/kbuild-$variant/arch/x86/boot/bzImage
 out=$BUILD/e2e
 [ -d "$hdr" ] && [ -f "$kernel" ] || die "no $variant kernel or headers (run bench/kernel.sh $variant)"
 qemu=$("$TOP/bench/qemu10.sh")
-# E2E_QEMU=patched: the VMM is the patched QEMU of qemu/ (bench/qemu-build.sh), which calls
-# KVM_SET_VMCLOCK itself; its firmware still comes from QEMU 10's packages. Not the default:
-# it needs the KVM side of the new uAPI, and vmclock_e2e still drives the stand-in.
-qbin=$qemu/usr/bin/qemu-system-x86_64
-[ "${E2E_QEMU:-debian}" != patched ] || qbin=$("$TOP/bench/qemu-build.sh")
+# The VMM is the patched QEMU of qemu/, which calls KVM_SET_VMCLOCK itself; its firmware
+# comes from QEMU 10's packages.
+case ${E2E_QEMU:-patched} in
+patched) qbin=$("$TOP/bench/qemu-build.sh") ;;
+debian) qbin=$qemu/usr/bin/qemu-system-x86_64 ;;
+*) die "E2E_QEMU=$E2E_QEMU: patched or debian" ;;
+esac
+# chronyd for the nested guest: Debian's chrony package (the machine's apt sources,
+# downloaded, never installed), unpacked once into a machine-wide cache.
+chrony=${CHRONY_ROOT:-/var/cache/kvm-vmclock/chrony}
+if [ ! -f "$chrony/.complete" ]; then
+	rm -rf "$chrony.tmp" && mkdir -p "$chrony.tmp/debs"
+	if (cd "$chrony.tmp/debs" && apt-get -q download chrony >&2 2>&1); then
+		dpkg-deb -x "$chrony.tmp"/debs/chrony_*.deb "$chrony.tmp/root"
+		basename "$chrony.tmp"/debs/chrony_*.deb >"$chrony.tmp/version"
+		touch "$chrony.tmp/.complete"
+		rm -rf "$chrony" && mv "$chrony.tmp" "$chrony"
+	else
+		log "e2e: no chrony package from this machine's apt sources: the chronyd subtests will fail"
+	fi
+fi
 mkdir -p "$out" "$root/e2e"
 cflags=(-O2 -Wall -Wextra -Wno-unused-parameter -isystem "$hdr")
 
@@ -27,7 +46,18 @@ gcc "${cflags[@]}" -static -o "$out/vmclock_guest" "$TOP/bench/e2e/vmclock_guest
 l2=$out/l2root
 rm -rf "$l2" && mkdir -p "$l2"/{bin,proc,sys,dev}
 cp /bin/busybox "$l2/bin/busybox"
-for a in sh mount cat echo uname poweroff insmod; do ln -s busybox "$l2/bin/$a"; done
+for a in sh mount cat echo uname poweroff insmod tail mkdir; do ln -s busybox "$l2/bin/$a"; done
+if [ -f "$chrony/.complete" ]; then
+	mkdir -p "$l2/usr/sbin" "$l2/usr/bin" "$l2/etc"
+	cp "$chrony/root/usr/sbin/chronyd" "$l2/usr/sbin/"
+	cp "$chrony/root/usr/bin/chronyc" "$l2/usr/bin/"
+	echo 'root:x:0:0:root:/:/bin/sh' >"$l2/etc/passwd"
+	echo 'root:x:0:' >"$l2/etc/group"
+	for b in "$l2/usr/sbin/chronyd" "$l2/usr/bin/chronyc"; do ldd "$b"; done |
+		grep -o '/[^ ]*' | sort -u | while read -r l; do
+		[ -f "$l2$l" ] || { mkdir -p "$l2$(dirname "$l")"; cp -L "$l" "$l2$l"; }
+	done
+fi
 if [ "$variant" = demo ]; then
 	mkdir -p "$l2/modules" && cp "$BUILD/kbuild-demo/modules/ptp_vmclock.ko" "$l2/modules/"
 fi
@@ -43,17 +73,14 @@ if [ "$variant" = debug ]; then
 fi
 cp "$kernel" "$root/e2e/bzImage"
 
-# The VMM stand-in, preloaded into QEMU
-gcc "${cflags[@]}" -shared -fPIC -o "$root/e2e/vmclock_shim.so" "$TOP/bench/e2e/vmclock_shim.c" -ldl -lpthread
-
 # QEMU 10, the firmware it loads for a -kernel boot of the pc machine, its libraries
 q=$root/e2e/qemu/usr
 mkdir -p "$q/bin" "$q/share/qemu" "$q/share/seabios"
 cp "$qbin" "$q/bin/qemu-system-x86_64"
 for f in linuxboot_dma.bin kvmvapic.bin; do cp "$qemu/usr/share/qemu/$f" "$q/share/qemu/"; done
 cp "$qemu/usr/share/seabios/bios-256k.bin" "$q/share/seabios/"
-for b in "$qbin" "$root/e2e/vmclock_shim.so"; do ldd "$b"; done |
+ldd "$qbin" |
 	grep -o '/[^ ]*' | sort -u | while read -r l; do
 	[ -f "$root$l" ] || { mkdir -p "$root$(dirname "$l")"; cp -L "$l" "$root$l"; }
 done
-log "e2e: QEMU 10 ($([ "$qbin" = "$qemu/usr/bin/qemu-system-x86_64" ] && echo Debian || echo patched)), nested guest ($(du -h "$root/e2e/l2.gz" | cut -f1) initramfs), shim in the initramfs"
+log "e2e: QEMU $([ "$qbin" = "$qemu/usr/bin/qemu-system-x86_64" ] && echo "10.0.2 (Debian's)" || echo "10.0.2 with qemu/ (patched)"), nested guest's initramfs $(du -h "$root/e2e/l2.gz" | cut -f1), chrony $(cat "$chrony/version" 2>/dev/null || echo none)"

@@ -5,30 +5,40 @@
  *
  * It looks at what the unmodified guest driver (drivers/ptp/ptp_vmclock.c)
  * made of QEMU's ACPI VMCLOCK device, and answers the level 1 host's
- * requests on a serial line (argv[1], raw mode), one line per request, so
- * that the host can take its CLOCK_REALTIME just before each request and
- * just after each answer.  It reports facts; the host judges them.
+ * requests on a serial line (argv[1], raw mode), so that the host can take
+ * its CLOCK_REALTIME just before each request and just after each answer.
+ * It reports facts; the host judges them.
  *
- * Requests:  'p'  read the PHC (clock_gettime on its clockid) and the TSC
- *            'x'  PTP_SYS_OFFSET_PRECISE
- *            'e'  PTP_SYS_OFFSET_EXTENDED
- *            'w'  watch /dev/vmclock0 for a new disruption_marker or
- *                 vm_generation_counter (the host's migration or snapshot
- *                 signal), then read the PHC
- *            'q'  quit
- * Each answer also carries a snapshot of the page mapped from
- * /dev/vmclock0, read with the seq_count protocol.
+ * Requests are lines "C ID": a command letter and a number.  The guest
+ * answers each ID once: during a live migration the host may send a
+ * request again to the destination's serial line when it does not know
+ * whether the source's guest got it.
+ *   p  read the PHC (clock_gettime on its clockid), then CLOCK_REALTIME
+ *   x  PTP_SYS_OFFSET_PRECISE          e  PTP_SYS_OFFSET_EXTENDED
+ *   a  arm the watchers (below): forget what they saw, from now on
+ *   s  what the watchers saw since 'a'
+ *   k  the kernel log's clocksource lines (a TSC marked unstable)
+ *   c  start chronyd (refclock PHC on the vmclock PTP clock), if present
+ *   t  chronyc tracking and sources
+ *   q  quit
+ * Each answer ends with "SNAP ...", a snapshot of the page mapped from
+ * /dev/vmclock0 (seq_count protocol), then "END ID".
  *
- * The measurement of request k is also bracketed by two OUTs (bytes, through
- * /dev/port) to port IO_PORT, of 2k and 2k + 1 (mod 256): the level 1 host
- * timestamps the vCPU exits they cause (bench/e2e/vmclock_shim.c), a much
- * tighter window than the serial line's.  (Not ioperm() and OUT from user
- * space: under the bench's nested SVM, emulated by TCG, such an OUT faults.)
+ * Two watcher processes run all the time, on a shared page:
+ *  - the reader reads the page and the PHC every 2 ms: it counts readings
+ *    and failures, seq_count going back, marker and generation changes,
+ *    and finds the longest gap between two readings (a migration's
+ *    downtime) with the marker on either side of it;
+ *  - the poller waits in poll() on /dev/vmclock0 (which sleeps only if the
+ *    page has VMCLOCK_FLAG_NOTIFICATION_PRESENT, the device notifies) and
+ *    stamps each wake with the PHC.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,27 +50,15 @@
 #include <sys/ioctl.h>
 #include <sys/klog.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <linux/ptp_clock.h>
 #include <linux/vmclock-abi.h>
 
 #define FD_TO_CLOCKID(fd)	((~(clockid_t)(fd) << 3) | 3)
 #define SEQ_WAIT_NS		100000000ULL	/* give up on an odd seq_count */
-#define IO_PORT			0x4f0
-#define WATCH_NS		20000000000ULL	/* 'w' gives up after 20 s */
-#define POLL_MS			10000	/* poll()'s timeout: it should not wait */
 
 static int ser = -1;
-static int io_fd = -1;
-static uint32_t io_seq;
-
-static void io_mark(uint32_t v)
-{
-	uint8_t b = v;
-
-	if (io_fd >= 0 && pwrite(io_fd, &b, 1, IO_PORT) != 1)
-		io_fd = -1;
-}
-
 static void say(const char *fmt, ...)
 {
 	char buf[1024];
@@ -98,7 +96,7 @@ static uint64_t mono_ns(void)
 /* A consistent copy of the page's fields that the test looks at. */
 struct snap {
 	uint32_t seq;
-	uint64_t marker;
+	uint64_t marker, gen;
 	uint8_t status;
 	unsigned int odd;	/* odd seq_count values met on the way */
 	int ok;			/* 0: seq_count stayed odd for SEQ_WAIT_NS */
@@ -114,6 +112,7 @@ static void page_snap(const volatile struct vmclock_abi *clk, struct snap *s)
 		seq = clk->seq_count;
 		__sync_synchronize();
 		s->marker = clk->disruption_marker;
+		s->gen = clk->vm_generation_counter;
 		s->status = clk->clock_status;
 		__sync_synchronize();
 		if (!(seq & 1) && seq == clk->seq_count) {
@@ -139,8 +138,9 @@ static void say_snap(const volatile struct vmclock_abi *clk)
 		return;
 	}
 	page_snap(clk, &s);
-	say("SNAP ok %d seq %u odd %u marker %llu status %u", s.ok, s.seq,
-	    s.odd, (unsigned long long)s.marker, s.status);
+	say("SNAP ok %d seq %u odd %u marker %llu gen %llu status %u", s.ok,
+	    s.seq, s.odd, (unsigned long long)s.marker,
+	    (unsigned long long)s.gen, s.status);
 }
 
 /* The PTP clock that the vmclock driver registered (its name is "vmclockN"). */
@@ -193,7 +193,7 @@ static void report_kernel(void)
 			if (nl)
 				*nl++ = 0;
 			if (strstr(p, "vmclock") || strstr(p, "AMZNC10C") ||
-			    strstr(p, "clocksource"))
+			    strstr(p, "clocksource") || strstr(p, "unstable"))
 				say("KLOG %s", p);
 		}
 		free(buf);
@@ -238,125 +238,374 @@ static void ptp_time(const char *what, const struct ptp_clock_time *t)
 	say("%s %lld %u", what, (long long)t->sec, t->nsec);
 }
 
-/* The fields of the page that 'w' watches, as read() of /dev/vmclock0 gives them. */
-struct view {
-	int rc;
-	uint64_t marker, gen, flags;
-	uint32_t seq;
-	uint8_t status;
-};
+static const volatile struct vmclock_abi *clk;
+static clockid_t clkid;
+static int pfd = -1;
+static char ptpdev[300];
 
-/* read() from offset 0: the driver copies the page with the seq_count protocol. */
-static void view_read(int fd, struct view *v)
+static uint64_t ts_ns(const struct timespec *ts)
 {
-	struct vmclock_abi abi;
-	ssize_t n = pread(fd, &abi, sizeof(abi), 0);
-
-	v->rc = n == sizeof(abi) ? 0 : n < 0 ? -errno : -EIO;
-	v->marker = abi.disruption_marker;
-	v->gen = abi.vm_generation_counter;
-	v->flags = abi.flags;
-	v->seq = abi.seq_count;
-	v->status = abi.clock_status;
+	return ts->tv_sec * 1000000000ULL + ts->tv_nsec;
 }
 
-static void say_view(const char *what, const struct view *v, const char *more)
+/* The PHC's time in ns (TAI), or 0 with *err set. */
+static uint64_t phc_ns(int *err)
 {
-	say("%s rc %d marker %llu gen %llu seq %u flags 0x%llx status %u %s",
-	    what, v->rc, (unsigned long long)v->marker,
-	    (unsigned long long)v->gen, v->seq, (unsigned long long)v->flags,
-	    v->status, more);
-}
-
-/* One PHC reading between two port I/O marks (2k, 2k + 1): 0 or -errno. */
-static int phc_read(uint32_t k, int pfd, clockid_t clkid, struct timespec *ts,
-		    uint64_t *tsc)
-{
-	int r;
-
-	io_mark(2 * k);
-	r = pfd < 0 ? -ENODEV : clock_gettime(clkid, ts) ? -errno : 0;
-	*tsc = rdtsc();
-	io_mark(2 * k + 1);
-	return r;
-}
-
-static void say_phc(int r, const struct timespec *ts, uint64_t tsc, uint32_t k)
-{
-	if (r)
-		say("PHC rc %d", r);
-	else
-		say("PHC rc 0 %lld %ld tsc %llu", (long long)ts->tv_sec,
-		    ts->tv_nsec, (unsigned long long)tsc);
-	say("IO %u", k);
-}
-
-/*
- * 'w': what a guest daemon does to learn of a migration or a snapshot
- * restore.  poll() on /dev/vmclock0 sleeps until the device notifies, but
- * only if the page has VMCLOCK_FLAG_NOTIFICATION_PRESENT; without it the
- * driver returns POLLHUP at once ("no notifications: re-read").  So: poll(),
- * then read(), until disruption_marker or vm_generation_counter changes.
- * WATCH (the values before, the first poll()) tells the host to bump;
- * CHANGED the values after, then the PHC reading as for 'p', bracketed by
- * OUTs 2k (the change seen) and 2k + 1.
- */
-static void watch(uint32_t k, int pfd, clockid_t clkid)
-{
-	unsigned int polls = 0, hups = 0, reads = 0, timeout = 0;
-	struct pollfd p = { .events = POLLIN };
-	struct view old, now;
-	uint64_t t, deadline;
 	struct timespec ts;
-	char more[160];
-	uint64_t tsc;
-	int pr, r;
+
+	*err = 0;
+	if (pfd < 0) {
+		*err = ENODEV;
+		return 0;
+	}
+	if (clock_gettime(clkid, &ts)) {
+		*err = errno;
+		return 0;
+	}
+	return ts_ns(&ts);
+}
+
+/* What the watchers saw since the last 'a', on a page shared with them. */
+#define WAKES 64
+struct watch {
+	volatile uint32_t arm;		/* the parent bumps it to reset */
+	/* the reader */
+	volatile uint32_t armed;	/* the arm it has reset for */
+	uint64_t reads, fails, timedout;
+	int last_err;
+	uint32_t seq_first, seq_last, seq_back, odd_pages;
+	uint64_t marker_first, marker_last, gen_first, gen_last;
+	uint32_t marker_changes, gen_changes;
+	uint64_t prev_ns;		/* CLOCK_MONOTONIC last time */
+	uint64_t prev_marker;
+	uint64_t gap_ns, gap_marker_before, gap_marker_after;
+	uint64_t gap_end_phc;		/* PHC (TAI) of the reading after it */
+	uint64_t stale_after_gap;	/* readings of the pre-gap marker after it */
+	/* the poller */
+	volatile uint32_t parmed;
+	int notif;			/* -1 unknown, 0 POLLHUP (none), 1 sleeps */
+	uint64_t polls, wakes;
+	uint32_t nwake;
+	struct {
+		uint64_t phc_ns;	/* TAI */
+		uint64_t marker, gen;
+		uint32_t seq;
+		int err;
+	} wake[WAKES];			/* wakes that saw new counters */
+};
+static struct watch *wt;
+
+static void reader(void)
+{
+	for (;;) {
+		uint64_t now, t;
+		struct snap s;
+		int err;
+
+		if (wt->armed != wt->arm) {
+			uint32_t a = wt->arm;
+
+			wt->reads = wt->fails = wt->timedout = 0;
+			wt->last_err = 0;
+			wt->seq_back = wt->odd_pages = 0;
+			wt->marker_changes = wt->gen_changes = 0;
+			wt->gap_ns = 0;
+			wt->stale_after_gap = 0;
+			wt->prev_ns = 0;
+			wt->armed = a;
+		}
+		page_snap(clk, &s);
+		t = phc_ns(&err);
+		now = mono_ns();
+		if (!s.ok) {
+			wt->odd_pages++;
+			goto next;
+		}
+		if (!wt->reads) {
+			wt->seq_first = wt->seq_last = s.seq;
+			wt->marker_first = wt->marker_last = s.marker;
+			wt->gen_first = wt->gen_last = s.gen;
+			wt->gap_marker_before = wt->gap_marker_after = s.marker;
+		}
+		if ((int32_t)(s.seq - wt->seq_last) < 0)
+			wt->seq_back++;
+		if (s.marker != wt->marker_last)
+			wt->marker_changes++;
+		if (s.gen != wt->gen_last)
+			wt->gen_changes++;
+		if (wt->prev_ns && now - wt->prev_ns > wt->gap_ns) {
+			wt->gap_ns = now - wt->prev_ns;
+			wt->gap_marker_before = wt->prev_marker;
+			wt->gap_marker_after = s.marker;
+			wt->gap_end_phc = err ? 0 : t;
+			wt->stale_after_gap = 0;
+		}
+		if (wt->reads && s.marker == wt->gap_marker_before &&
+		    wt->gap_marker_after != wt->gap_marker_before)
+			wt->stale_after_gap++;
+		wt->seq_last = s.seq;
+		wt->marker_last = s.marker;
+		wt->gen_last = s.gen;
+		wt->prev_marker = s.marker;
+		wt->reads++;
+		if (err == ETIMEDOUT) {
+			/*
+			 * ptp_vmclock's retry deadline (100 ms of guest time)
+			 * expires when the guest stops between its two reads
+			 * of seq_count and finds a new page on resume.
+			 */
+			wt->timedout++;
+		} else if (err) {
+			wt->fails++;
+			wt->last_err = err;
+		}
+		wt->prev_ns = now;
+next:
+		__sync_synchronize();
+		usleep(2000);
+	}
+}
+
+static void poller(void)
+{
+	struct pollfd p = { .events = POLLIN };
+	struct vmclock_abi abi;
+	uint64_t marker = 0, gen = 0;
 
 	p.fd = open("/dev/vmclock0", O_RDONLY);
 	if (p.fd < 0) {
-		say("WATCH rc %d", -errno);
+		wt->notif = 0;
 		return;
 	}
-	view_read(p.fd, &old);
-	t = mono_ns();
-	pr = poll(&p, 1, POLL_MS);
-	t = mono_ns() - t;
-	snprintf(more, sizeof(more), "poll %d revents 0x%x poll_us %llu", pr,
-		 p.revents, (unsigned long long)(t / 1000));
-	say_view("WATCH", &old, more);
-
-	t = mono_ns();
-	deadline = t + WATCH_NS;
 	for (;;) {
-		p.revents = 0;
-		polls++;
-		if (poll(&p, 1, POLL_MS) == 1 && p.revents == POLLHUP)
-			hups++;
-		reads++;
-		view_read(p.fd, &now);
-		if (now.rc || now.marker != old.marker || now.gen != old.gen)
-			break;
-		if (mono_ns() > deadline) {
-			timeout = 1;
-			break;
+		int err, r;
+		uint64_t t;
+
+		if (wt->parmed != wt->arm) {
+			wt->polls = wt->wakes = 0;
+			wt->nwake = 0;
+			wt->parmed = wt->arm;
 		}
-		usleep(1000);
+		/* read() updates what the open file has seen (its seq_count) */
+		if (pread(p.fd, &abi, sizeof(abi), 0) != sizeof(abi))
+			return;
+		if (!wt->polls) {
+			marker = abi.disruption_marker;
+			gen = abi.vm_generation_counter;
+		}
+		wt->polls++;
+		p.revents = 0;
+		r = poll(&p, 1, 1000);
+		t = phc_ns(&err);
+		if (r == 1 && p.revents == POLLHUP) {
+			wt->notif = 0;
+			return;
+		}
+		wt->notif = 1;
+		if (r != 1 || !(p.revents & POLLIN))
+			continue;
+		wt->wakes++;
+		if (pread(p.fd, &abi, sizeof(abi), 0) != sizeof(abi))
+			return;
+		if ((abi.disruption_marker != marker ||
+		     abi.vm_generation_counter != gen) && wt->nwake < WAKES) {
+			wt->wake[wt->nwake].phc_ns = t;
+			wt->wake[wt->nwake].err = err;
+			wt->wake[wt->nwake].marker = abi.disruption_marker;
+			wt->wake[wt->nwake].gen = abi.vm_generation_counter;
+			wt->wake[wt->nwake].seq = abi.seq_count;
+			wt->nwake++;
+			marker = abi.disruption_marker;
+			gen = abi.vm_generation_counter;
+		}
+		__sync_synchronize();
 	}
-	r = phc_read(k, pfd, clkid, &ts, &tsc);
-	t = mono_ns() - t;
-	snprintf(more, sizeof(more), "polls %u hup %u reads %u wait_us %llu timeout %u",
-		 polls, hups, reads, (unsigned long long)(t / 1000), timeout);
-	say_view("CHANGED", &now, more);
-	say_phc(r, &ts, tsc, k);
-	close(p.fd);
+}
+
+static pid_t spawn(void (*fn)(void))
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		fn();
+		_exit(0);
+	}
+	return pid;
+}
+
+static void say_phc(void)
+{
+	struct timespec ts, rt;
+	int r = 0;
+
+	if (pfd < 0)
+		r = -ENODEV;
+	else if (clock_gettime(clkid, &ts))
+		r = -errno;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	if (r)
+		say("PHC rc %d rt %lld %ld", r, (long long)rt.tv_sec, rt.tv_nsec);
+	else
+		say("PHC rc 0 %lld %ld rt %lld %ld", (long long)ts.tv_sec,
+		    ts.tv_nsec, (long long)rt.tv_sec, rt.tv_nsec);
+}
+
+static void say_watch(void)
+{
+	uint32_t i;
+
+	say("WATCH armed %d reads %llu fails %llu timedout %llu err %d seq %u %u back %u odd %u marker %llu %llu changes %u gen %llu %llu changes %u gap_us %llu gap_marker %llu %llu stale %llu gap_end %llu",
+	    wt->armed == wt->arm, (unsigned long long)wt->reads,
+	    (unsigned long long)wt->fails, (unsigned long long)wt->timedout,
+	    wt->last_err, wt->seq_first,
+	    wt->seq_last, wt->seq_back, wt->odd_pages,
+	    (unsigned long long)wt->marker_first,
+	    (unsigned long long)wt->marker_last, wt->marker_changes,
+	    (unsigned long long)wt->gen_first,
+	    (unsigned long long)wt->gen_last, wt->gen_changes,
+	    (unsigned long long)(wt->gap_ns / 1000),
+	    (unsigned long long)wt->gap_marker_before,
+	    (unsigned long long)wt->gap_marker_after,
+	    (unsigned long long)wt->stale_after_gap,
+	    (unsigned long long)wt->gap_end_phc);
+	say("POLLER notif %d polls %llu wakes %llu changes %u", wt->notif,
+	    (unsigned long long)wt->polls, (unsigned long long)wt->wakes,
+	    wt->nwake);
+	for (i = 0; i < wt->nwake && i < WAKES; i++)
+		say("WAKE %u err %d phc %llu marker %llu gen %llu seq %u", i,
+		    wt->wake[i].err, (unsigned long long)wt->wake[i].phc_ns,
+		    (unsigned long long)wt->wake[i].marker,
+		    (unsigned long long)wt->wake[i].gen, wt->wake[i].seq);
+}
+
+/* Lines of a command's output, as "WHAT line" */
+static void say_cmd(const char *what, const char *cmd)
+{
+	char line[512];
+	FILE *f = popen(cmd, "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		say("%s %s", what, line);
+	}
+	if (f)
+		say("%s exit %d", what, pclose(f));
+}
+
+/*
+ * chronyd from Debian's package, if the initramfs has it: its only source
+ * is the vmclock PTP clock (TAI: the page's offset turns it into UTC).
+ * makestep 0.001 -1: it steps the clock whenever it is more than 1 ms
+ * off.  On the bench the guest's kvm-clock runs up to about 1000 ppm off
+ * (the bench VM's KVM takes the guest TSC rate from its early TSC
+ * calibration, which TCG makes imprecise), and chronyd's frequency
+ * correction for it also scales the jump of a restore: 20 s then cost
+ * some 20 ms, which a slew would take minutes to remove.
+ */
+static void chrony_start(void)
+{
+	char conf[512];
+	FILE *f;
+
+	if (access("/usr/sbin/chronyd", X_OK) || pfd < 0 || !clk) {
+		say("CHRONY none");
+		return;
+	}
+	mkdir("/run", 0755);
+	mkdir("/run/chrony", 0750);
+	mkdir("/var", 0755);
+	mkdir("/var/lib", 0755);
+	mkdir("/var/lib/chrony", 0755);
+	mkdir("/var/log", 0755);
+	mkdir("/var/log/chrony", 0755);
+	if (symlink("/run", "/var/run") && errno != EEXIST)
+		say("CHRONY /var/run errno %d", errno);
+	f = fopen("/etc/chrony.conf", "w");
+	if (!f) {
+		say("CHRONY conf errno %d", errno);
+		return;
+	}
+	snprintf(conf, sizeof(conf),
+		 "refclock PHC %s poll 0 dpoll -2 offset %d precision 1e-9\n"
+		 "makestep 0.001 -1\n"
+		 "port 0\n"
+		 "cmdport 0\n"
+		 "log tracking refclocks\n"
+		 "logdir /var/log/chrony\n", ptpdev,
+		 (int16_t)clk->tai_offset_sec);
+	fputs(conf, f);
+	fclose(f);
+	say_cmd("CHRONY", "/usr/sbin/chronyd -u root -f /etc/chrony.conf -l /var/log/chrony/chronyd.log </dev/null >/var/log/chrony/start.log 2>&1; r=$?; cat /var/log/chrony/start.log; exit $r");
+}
+
+static bool handle(char c, unsigned long id)
+{
+	if (c == 'p') {
+		say_phc();
+	} else if (c == 'x') {
+		struct ptp_sys_offset_precise xp;
+		int r;
+
+		memset(&xp, 0, sizeof(xp));
+		r = pfd < 0 ? -ENODEV :
+		    ioctl(pfd, PTP_SYS_OFFSET_PRECISE, &xp) ? -errno : 0;
+		say("XPRECISE rc %d", r);
+		if (!r) {
+			ptp_time("XDEVICE", &xp.device);
+			ptp_time("XREALTIME", &xp.sys_realtime);
+			ptp_time("XMONORAW", &xp.sys_monoraw);
+		}
+	} else if (c == 'e') {
+		struct ptp_sys_offset_extended xe;
+		int r;
+
+		memset(&xe, 0, sizeof(xe));
+		xe.n_samples = 1;
+		xe.clockid = CLOCK_REALTIME;
+		r = pfd < 0 ? -ENODEV :
+		    ioctl(pfd, PTP_SYS_OFFSET_EXTENDED, &xe) ? -errno : 0;
+		say("XEXTENDED rc %d", r);
+		if (!r) {
+			ptp_time("XPRE", &xe.ts[0][0]);
+			ptp_time("XDEVICE", &xe.ts[0][1]);
+			ptp_time("XPOST", &xe.ts[0][2]);
+		}
+	} else if (c == 'a') {
+		uint64_t deadline = mono_ns() + 3000000000ULL;
+
+		wt->arm++;
+		__sync_synchronize();
+		/* the reader resets at once, the poller within its 1 s poll() */
+		while ((wt->armed != wt->arm ||
+			(wt->notif && wt->parmed != wt->arm)) &&
+		       mono_ns() < deadline)
+			usleep(1000);
+		say("ARMED %d", wt->armed == wt->arm);
+	} else if (c == 's') {
+		say_watch();
+	} else if (c == 'k') {
+		report_kernel();
+	} else if (c == 'c') {
+		chrony_start();
+	} else if (c == 't') {
+		say_cmd("TRACKING", "/usr/bin/chronyc -n -c tracking 2>&1");
+		say_cmd("SOURCES", "/usr/bin/chronyc -n -c sources 2>&1");
+		say_cmd("REFLOG", "tail -n 3 /var/log/chrony/refclocks.log /var/log/chrony/chronyd.log 2>&1");
+	} else if (c == 'q') {
+		say("BYE");
+	}
+	say_snap(clk);
+	say("END %lu", id);
+	return c != 'q';
 }
 
 int main(int argc, char **argv)
 {
-	const volatile struct vmclock_abi *clk = NULL;
-	char ptpdev[300], ptpname[64];
-	int vfd, pfd = -1;
-	clockid_t clkid = 0;
+	char ptpname[64], line[128];
+	unsigned long last_id = 0;
+	pid_t readers[2] = { -1, -1 };
+	size_t len = 0;
+	int vfd;
 	char c;
 
 	if (argc < 2)
@@ -367,9 +616,6 @@ int main(int argc, char **argv)
 	raw_mode(ser);
 
 	report_kernel();
-	io_fd = open("/dev/port", O_WRONLY);
-	say("IOPORT %d", io_fd >= 0 ? 0 : errno);
-
 	vfd = open("/dev/vmclock0", O_RDONLY);
 	if (vfd < 0) {
 		say("VMCLOCK0 none errno %d", errno);
@@ -395,63 +641,40 @@ int main(int argc, char **argv)
 	} else {
 		say("PTP none");
 	}
+	wt = mmap(NULL, sizeof(*wt), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (wt == MAP_FAILED)
+		return 2;
+	wt->notif = -1;
+	if (clk) {
+		readers[0] = spawn(reader);
+		readers[1] = spawn(poller);
+	}
 	say_snap(clk);
 	say("READY");
 
 	while (read(ser, &c, 1) == 1) {
-		uint32_t k = io_seq++;
+		unsigned long id;
+		char cmd;
 
-		if (c == 'p') {
-			struct timespec ts;
-			uint64_t tsc;
-			int r;
-
-			r = phc_read(k, pfd, clkid, &ts, &tsc);
-			say_phc(r, &ts, tsc, k);
-			say_snap(clk);
-		} else if (c == 'x') {
-			struct ptp_sys_offset_precise xp;
-			int r;
-
-			memset(&xp, 0, sizeof(xp));
-			io_mark(2 * k);
-			r = pfd < 0 ? -ENODEV :
-			    ioctl(pfd, PTP_SYS_OFFSET_PRECISE, &xp) ? -errno : 0;
-			io_mark(2 * k + 1);
-			say("XPRECISE rc %d", r);
-			if (!r) {
-				ptp_time("XDEVICE", &xp.device);
-				ptp_time("XREALTIME", &xp.sys_realtime);
-				ptp_time("XMONORAW", &xp.sys_monoraw);
-			}
-			say("IO %u", k);
-			say_snap(clk);
-		} else if (c == 'e') {
-			struct ptp_sys_offset_extended xe;
-			int r;
-
-			memset(&xe, 0, sizeof(xe));
-			xe.n_samples = 1;
-			xe.clockid = CLOCK_REALTIME;
-			io_mark(2 * k);
-			r = pfd < 0 ? -ENODEV :
-			    ioctl(pfd, PTP_SYS_OFFSET_EXTENDED, &xe) ? -errno : 0;
-			io_mark(2 * k + 1);
-			say("XEXTENDED rc %d", r);
-			if (!r) {
-				ptp_time("XPRE", &xe.ts[0][0]);
-				ptp_time("XDEVICE", &xe.ts[0][1]);
-				ptp_time("XPOST", &xe.ts[0][2]);
-			}
-			say("IO %u", k);
-			say_snap(clk);
-		} else if (c == 'w') {
-			watch(k, pfd, clkid);
-			say_snap(clk);
-		} else if (c == 'q') {
-			say("BYE");
-			break;
+		if (c != '\n' && c != '\r') {
+			if (len < sizeof(line) - 1)
+				line[len++] = c;
+			continue;
 		}
+		line[len] = 0;
+		len = 0;
+		if (sscanf(line, "%c %lu", &cmd, &id) != 2)
+			continue;
+		/* Sent again to a migration's destination: answered once. */
+		if (id <= last_id)
+			continue;
+		last_id = id;
+		if (!handle(cmd, id))
+			break;
 	}
+	for (int i = 0; i < 2; i++)
+		if (readers[i] > 0)
+			kill(readers[i], SIGTERM);
 	return 0;
 }
