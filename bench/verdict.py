@@ -7,7 +7,7 @@ selftest, with the test's own output behind "# ". Prints every test's result,
 then "N passed, N failed, N skipped"; exits 1 on any failure, on a VM that did
 not finish, and on any kernel splat anywhere in the log.
 
-verdict.py --kunit SUITE LOG: a boot that ran only KUnit (bench/init with
+verdict.py --kunit SUITE[,SUITE...] LOG: a boot that ran only KUnit (bench/init with
 bench.kunit=1, for make series-check at each patch): SUITE must have run, every
 case must pass, the VM must have reached /init, and no kernel splat.
 """
@@ -151,7 +151,7 @@ def main():
         problems.append("no KUnit results in the log")
     # The series' own KUnit suites must have run (a config that lost them
     # would otherwise pass silently).
-    for suite in [kunit_only] if kunit_only else EXPECTED_KUNIT_SUITES:
+    for suite in kunit_only.split(",") if kunit_only else EXPECTED_KUNIT_SUITES:
         if not any(l.strip() == f"# Subtest: {suite}" for l in lines[:start]):
             problems.append(f"KUnit suite {suite} did not run")
     for n, l in splats[:20]:
