@@ -1403,7 +1403,7 @@ static void main_run(void)
 			 "downtime %lld ms; poll() woke %s%.1f ms",
 			 lv.g.downtime, woke ? "after " : "? ", lat);
 	}
-	ksft_print_msg("[live migration] guest's reader: %llu readings, %llu failed (errno %d), %llu ETIMEDOUT, seq_count %u -> %u (%u times back), marker %llu -> %llu (%u changes), generation %llu -> %llu (%u changes); longest gap %.1f ms, marker %llu before it and %llu after it, %llu readings of the old marker after it\n",
+	ksft_print_msg("[live migration] guest's reader: %llu readings, %llu failed (errno %d), %llu ETIMEDOUT, seq_count %u -> %u (%u times back), marker %llu -> %llu (%u changes), generation %llu -> %llu (%u changes); gap before the marker's first change %.1f ms, marker %llu before it and %llu after it, %llu readings of the old marker after it\n",
 		       w.reads, w.fails, w.err, w.timedout, w.seq0, w.seq1, w.back,
 		       w.marker0, w.marker1, w.mchanges, w.gen0, w.gen1,
 		       w.gchanges, w.gap_us / 1e3, w.gap_m0, w.gap_m1, w.stale);
@@ -1421,9 +1421,11 @@ static void main_run(void)
 			 w.marker0, w.marker1, w.gen0, w.gen1, w.seq0, w.seq1);
 	ksft_test_result(ok && lv.have_ofs && lv.ofs_src != lv.ofs_dst &&
 			 w.gap_m0 == m0 && w.gap_m1 == m0 + 1 && !w.stale &&
+			 w.gap_us * 2 >= (unsigned long long)lv.g.downtime * 1000 &&
 			 lv.ph.first_dst.snap.marker == m0 + 1,
-			 "live migration: B's TSC offset differs from A's (%lld vs %lld); the page is in B's domain (marker %llu) at the guest's first reading on B, after its %.1f ms gap\n",
-			 lv.ofs_dst, lv.ofs_src, w.gap_m1, w.gap_us / 1e3);
+			 "live migration: B's TSC offset differs from A's (%lld vs %lld); the page is in B's domain (marker %llu) at the guest's first reading on B: the marker changed at the reading after a %.1f ms gap (downtime %lld ms), and no reading of the old one followed\n",
+			 lv.ofs_dst, lv.ofs_src, w.gap_m1, w.gap_us / 1e3,
+			 lv.g.downtime);
 	ksft_test_result(woke && w.notif == 1 && lat >= 0,
 			 "notification: the guest's poll() on /dev/vmclock0 woke for the migration's update (marker %llu), %.3f ms after B resumed (QMP RESUME; the guest's reader ran again on B after %.3f ms; page NOTIFICATION_PRESENT: %s)\n",
 			 m0 + 1, lat, gap_end_ms(&w, &f, lv.resume_ns),

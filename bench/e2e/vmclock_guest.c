@@ -281,6 +281,7 @@ struct watch {
 	uint64_t gap_ns, gap_marker_before, gap_marker_after;
 	uint64_t gap_end_phc;		/* PHC (TAI) of the reading after it */
 	uint64_t stale_after_gap;	/* readings of the pre-gap marker after it */
+	uint32_t marker_changes_seen;	/* the gap above is recorded */
 	/* the poller */
 	volatile uint32_t parmed;
 	int notif;			/* -1 unknown, 0 POLLHUP (none), 1 sleeps */
@@ -311,6 +312,7 @@ static void reader(void)
 			wt->marker_changes = wt->gen_changes = 0;
 			wt->gap_ns = 0;
 			wt->stale_after_gap = 0;
+			wt->marker_changes_seen = 0;
 			wt->prev_ns = 0;
 			wt->armed = a;
 		}
@@ -333,7 +335,15 @@ static void reader(void)
 			wt->marker_changes++;
 		if (s.gen != wt->gen_last)
 			wt->gen_changes++;
-		if (wt->prev_ns && now - wt->prev_ns > wt->gap_ns) {
+		/*
+		 * The gap before the first reading with a new marker: on a
+		 * correct destination that is the reading right after the
+		 * stop, so the gap holds the downtime.  (Not the longest gap:
+		 * under load a reading on the source can wait longer.)
+		 */
+		if (wt->prev_ns && wt->reads && !wt->marker_changes_seen &&
+		    s.marker != wt->prev_marker) {
+			wt->marker_changes_seen = 1;
 			wt->gap_ns = now - wt->prev_ns;
 			wt->gap_marker_before = wt->prev_marker;
 			wt->gap_marker_after = s.marker;
