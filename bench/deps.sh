@@ -3,7 +3,8 @@
 . "$(dirname "$0")/lib.sh"
 PKGS="flex bison bc libelf-dev libssl-dev cpio rsync busybox-static ccache dwarves
       qemu-system-x86 uuid-dev libc6-dev gcc make git python3 xz-utils perl sparse python3-ply
-      libglib2.0-dev libpixman-1-dev libfdt-dev ninja-build python3-venv bzip2"
+      libglib2.0-dev libpixman-1-dev libfdt-dev ninja-build python3-venv bzip2
+      python3-sphinx python3-yaml"
 missing=()
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

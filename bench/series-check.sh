@@ -3,7 +3,9 @@
 #  1. scripts/checkpatch.pl --strict on every patch: clean but for the missing
 #     Signed-off-by (the submitter adds theirs; see README);
 #  2. the series applies with git am to a pristine base and gives the same tree;
-#  3. scripts/kernel-doc -none on the new C files reports nothing;
+#  3. scripts/kernel-doc -none on the new C files reports nothing, and the KVM
+#     documentation (api.rst, the design document vmclock.rst) builds with Sphinx
+#     (make SPHINXDIRS=virt/kvm htmldocs) without a warning or an error;
 #  4. (FULL=1, the default outside CI) the tree builds after every patch, W=1 and
 #     sparse (C=1) on the objects each patch touches report nothing the base did not,
 #     the uAPI headers pass CONFIG_UAPI_HEADER_TEST after every patch, and after every
@@ -75,6 +77,15 @@ new=$(git -C "$SRC" diff --name-only --diff-filter=A base series -- '*.c' '*.h')
 kd=$(cd "$SRC" && scripts/kernel-doc -none -Wall $new 2>&1)
 [ -z "$kd" ] && note "kernel-doc: nothing to report on $(echo $new | wc -w) new files" ||
 	{ bad "kernel-doc"; echo "$kd" | sed 's/^/    /'; }
+# ... and the KVM documentation with Sphinx (the base builds it without a warning;
+# graphviz's dot is not needed there)
+docs=$(cd "$SRC" && make -s O="$BUILD/htmldocs" SPHINXDIRS=virt/kvm htmldocs 2>&1 |
+	grep -E 'WARNING|ERROR|SEVERE|CRITICAL|Error [0-9]' | grep -v 'dot(1) not found' || true)
+if [ -z "$docs" ] && [ -f "$BUILD/htmldocs/Documentation/output/virt/kvm/vmclock.html" ]; then
+	note "htmldocs: Documentation/virt/kvm builds with Sphinx $(sphinx-build --version | cut -d' ' -f2), no warning"
+else
+	bad "htmldocs (make SPHINXDIRS=virt/kvm htmldocs)"; echo "$docs" | sed 's/^/    /'
+fi
 
 # 4. bisectability, W=1, sparse, uAPI header test
 if [ "$full" = 1 ]; then
