@@ -23,14 +23,19 @@
  * with the disruption marker, the generation, seq_count, the guest's TSC,
  * the TSC offsets KVM gave A and B, the guest's poll() on /dev/vmclock0,
  * and chronyd (Debian's, in the guest, refclock PHC on the vmclock clock).
- * Last, a control: the same guest and restores without the vmclock device,
- * what a user has today.
+ * Then a control: the same guest and restores without the vmclock device,
+ * what a user has today.  Last, a leap second, inserted and then deleted,
+ * in a new guest (leap_run(): it steps the host's clock, so only with
+ * VMCLOCK_TEST_HOST_TIME=1, as root): the guest's PTP clock (TAI) is
+ * continuous and monotonic through the host's step at midnight while the
+ * page's TAI offset changes by the leap second.
  *
  * E2E_BREAK=tsc|counters|notify starts every QEMU with the feature turned
  * off (kvmclock.x-migrate-tsc, vmclock.x-migrate-counters, vmclock.notify):
  * the subtests of that feature must then fail.
  *
  * --demo: the story on one screen (a table), details as TAP comments.
+ * E2E_ONLY=leap: the leap second run alone.
  *
  * Bench setup: the driver registers a PTP clock only for a page that gives
  * TAI, or UTC with a valid TAI offset, and KVM declares the offset only when
@@ -111,7 +116,8 @@ struct facts {
 struct snap {
 	bool valid;
 	int ok;
-	unsigned int seq, odd, status;
+	unsigned int seq, odd, status, leap;
+	int tai;		/* the page's TAI offset (UTC - TAI), s */
 	unsigned long long marker, gen;
 };
 
@@ -580,9 +586,9 @@ static int vmm_quit(struct l2 *l, struct vmm *m)
 
 static bool parse_snap(const char *line, struct snap *s)
 {
-	s->valid = sscanf(line, "SNAP ok %d seq %u odd %u marker %llu gen %llu status %u",
+	s->valid = sscanf(line, "SNAP ok %d seq %u odd %u marker %llu gen %llu status %u tai %d leap %u",
 			  &s->ok, &s->seq, &s->odd, &s->marker, &s->gen,
-			  &s->status) == 6;
+			  &s->status, &s->tai, &s->leap) == 8;
 	return s->valid;
 }
 
@@ -1573,14 +1579,277 @@ static void control_run(void)
 			 u2 ? "marked unstable" : "stable");
 }
 
+/* The leap second run: how many subtests (1 + 4 per leap second) */
+#define LEAP_TESTS	9
+#define LEAP_LAG_MS	500	/* the page follows the step within (vmclock_ntp_test's bound) */
+#define LEAP_SLACK_US	50	/* vmclock_guest.c's LEAP_SLACK_NS, + 2000 ppm of the interval */
+
+/* 'l' in vmclock_guest.c: the PHC recorded across the leap second */
+struct leap_rec {
+	bool valid;
+	unsigned long long reads, fails, back, odd, dt_max, first, last, lost;
+	long long excess_max, over, over_excess, over_dt;
+	int err;
+	unsigned int nst;
+	struct {
+		int tai;
+		unsigned int leap;
+		unsigned long long phc, read;
+	} st[8];
+};
+
+static bool parse_leap(char lines[][512], int n, struct leap_rec *lr)
+{
+	int i;
+
+	memset(lr, 0, sizeof(*lr));
+	for (i = 0; i < n; i++) {
+		unsigned int k;
+
+		ksft_print_msg("guest: %s\n", lines[i]);
+		if (sscanf(lines[i], "LEAP reads %llu fails %llu err %d back %llu odd %llu max_excess_ns %lld worst_over_ns %lld worst_excess_ns %lld worst_dt_ns %llu max_dt_ns %llu first %llu last %llu states %u lost %llu",
+			   &lr->reads, &lr->fails, &lr->err, &lr->back, &lr->odd,
+			   &lr->excess_max, &lr->over, &lr->over_excess,
+			   &lr->over_dt, &lr->dt_max, &lr->first, &lr->last,
+			   &lr->nst, &lr->lost) == 14)
+			lr->valid = true;
+		if (sscanf(lines[i], "LEAPSTATE %u", &k) == 1 && k < ARRAY_SIZE(lr->st))
+			sscanf(lines[i], "LEAPSTATE %*u tai %d leap %u phc %llu read %llu",
+			       &lr->st[k].tai, &lr->st[k].leap, &lr->st[k].phc,
+			       &lr->st[k].read);
+	}
+	if (lr->nst > ARRAY_SIZE(lr->st))
+		lr->nst = ARRAY_SIZE(lr->st);
+	return lr->valid;
+}
+
+static const char *leap_name(unsigned int leap)
+{
+	static const char * const names[] = {
+		"NONE", "PRE_POS", "PRE_NEG", "POS", "POST_POS", "POST_NEG",
+	};
+
+	return leap < ARRAY_SIZE(names) ? names[leap] : "?";
+}
+
+/* One leap second: how the host arms it, and what the page must do */
+struct leap_kind {
+	const char *name;
+	int sta;		/* STA_INS or STA_DEL */
+	int start;		/* seconds before midnight UTC that the host is set to */
+	int step_utc;		/* UTC of the step, from midnight: 0, or -1 (23:59:59 skipped) */
+	int dtai;		/* TAI - UTC changes by */
+	unsigned int leaps[3];	/* the page's leap indicator, in order */
+	int nleaps;
+};
+
+/*
+ * Synchronized with error bounds, no leap second armed, the TAI offset
+ * E2E_TAI_OFFSET, and the kernel's leap second state machine back in
+ * TIME_OK (after a leap second it waits in TIME_WAIT for STA_INS and
+ * STA_DEL to clear).
+ */
+static bool host_time_ok(void)
+{
+	struct timex tx = {
+		.modes = ADJ_STATUS | ADJ_ESTERROR | ADJ_MAXERROR | ADJ_TAI,
+		.esterror = 100, .maxerror = 1000, .constant = E2E_TAI_OFFSET,
+	};
+	u64 deadline = mono_ms() + 3000;
+
+	if (adjtimex(&tx) < 0)
+		return false;
+	for (;;) {
+		tx.modes = 0;
+		if (adjtimex(&tx) == TIME_OK)
+			return true;
+		if (mono_ms() > deadline)
+			return false;
+		usleep(10000);
+	}
+}
+
+static bool set_realtime(u64 ns)
+{
+	struct timespec ts = {
+		.tv_sec = ns / NSEC_PER_SEC, .tv_nsec = ns % NSEC_PER_SEC,
+	};
+
+	return !clock_settime(CLOCK_REALTIME, &ts);
+}
+
+/*
+ * The host's clock to @k->start seconds before midnight UTC, the leap
+ * second armed (as an NTP daemon does: adjtimex STA_INS or STA_DEL, after
+ * the step, which clears NTP's state), then the guest records its PHC for
+ * 7 s across midnight.  The guest's PTP clock counts TAI: it must go on
+ * without a jump or a step back while the page's UTC steps by the leap
+ * second and its TAI offset changes by as much, in the same rewrite.
+ */
+static void leap_one(struct l2 *l, const struct facts *f, bool booted,
+		     const struct leap_kind *k)
+{
+	int tai0 = -E2E_TAI_OFFSET, tai1 = -E2E_TAI_OFFSET - k->dtai;
+	struct reading before = {}, after = {};
+	unsigned int leaps[8], nleaps = 0, i, ntai = 0;
+	bool armed = false, ok, in_before = false, in_after = false;
+	double change_ms = -1, over_us, excess_us;
+	char lines[16][512], seq[96] = "", what[64];
+	struct leap_rec lr = {};
+	struct facts f1 = *f;
+	u64 step_tai = 0;
+	int n = -1;
+
+	if (booted && host_time_ok()) {
+		struct timex tx = {
+			.modes = ADJ_STATUS | ADJ_ESTERROR | ADJ_MAXERROR,
+			.status = k->sta, .esterror = 100, .maxerror = 1000,
+		};
+		u64 midnight = (realtime_ns() / NSEC_PER_SEC / 86400 + 1) * 86400;
+
+		step_tai = (midnight + k->step_utc + E2E_TAI_OFFSET) * NSEC_PER_SEC;
+		armed = set_realtime((midnight - k->start) * NSEC_PER_SEC) &&
+			adjtimex(&tx) >= 0;
+		ksft_print_msg("[leap %s] host clock set to %d s before midnight UTC, adjtimex %s: %s\n",
+			       k->name, k->start, k->sta == STA_INS ? "STA_INS" : "STA_DEL",
+			       armed ? "armed" : strerror(errno));
+	}
+	/* The page announces it before the recording starts (up to 1 s) */
+	for (i = 0; armed && i < 10; i++) {
+		snprintf(what, sizeof(what), "[leap %s, before]", k->name);
+		in_before = l2_phc(l, f, what, &before, NULL, false);
+		if (before.snap.valid && before.snap.leap == k->leaps[0])
+			break;
+		usleep(100000);
+	}
+	if (armed) {
+		struct reading r;
+
+		n = l2_req(l, 'l', lines, 16, &r, NULL);
+	}
+	ok = n > 0 && parse_leap(lines, n, &lr);
+	for (i = 0; i < lr.nst; i++) {
+		if (!nleaps || leaps[nleaps - 1] != lr.st[i].leap) {
+			leaps[nleaps++] = lr.st[i].leap;
+			snprintf(seq + strlen(seq), sizeof(seq) - strlen(seq), "%s%s",
+				 nleaps > 1 ? " -> " : "", leap_name(lr.st[i].leap));
+		}
+		if (i && lr.st[i].tai != lr.st[i - 1].tai) {
+			ntai++;
+			if (ntai == 1)
+				change_ms = ((s64)lr.st[i].phc - (s64)step_tai) / 1e6;
+		}
+	}
+	/* After it: the page's new offset turns the PHC's TAI into the host's UTC */
+	if (ok) {
+		f1.tai_offset = lr.st[lr.nst ? lr.nst - 1 : 0].tai;
+		snprintf(what, sizeof(what), "[leap %s, after]", k->name);
+		in_after = l2_phc(l, &f1, what, &after, NULL, false);
+	}
+	over_us = lr.over / 1e3;
+	excess_us = lr.excess_max / 1e3;
+	ksft_print_msg("[leap %s] %llu PHC readings over 7 s (%.3f s of TAI), %llu failed (errno %d), %llu back, %llu odd pages; the PHC's advance against the guest's CLOCK_MONOTONIC_RAW window: largest excess %+.3f us, largest beyond the bound %+.3f us (excess %+.3f us over a %.3f ms interval); longest interval %.3f ms\n",
+		       k->name, lr.reads, (lr.last - lr.first) / 1e9, lr.fails, lr.err,
+		       lr.back, lr.odd, excess_us, over_us, lr.over_excess / 1e3,
+		       lr.over_dt / 1e6, lr.dt_max / 1e6);
+	ksft_test_result(ok && lr.reads > 1000 && !lr.fails && !lr.back &&
+			 lr.over <= 0 && lr.first < step_tai && lr.last > step_tai,
+			 "leap second %s: the guest's PTP clock (TAI) is continuous and monotonic through the host's step at midnight: %llu readings over 7 s, %llu failed, %llu back, each advance inside the guest's CLOCK_MONOTONIC_RAW window (largest excess %+.3f us; bound %d us + 2000 ppm of the interval)\n",
+			 k->name, lr.reads, lr.fails, lr.back, excess_us, LEAP_SLACK_US);
+	ksft_test_result(ok && lr.nst && !lr.lost && lr.st[0].tai == tai0 &&
+			 lr.st[lr.nst - 1].tai == tai1 && ntai == 1 &&
+			 change_ms >= 0 && change_ms < LEAP_LAG_MS,
+			 "leap second %s: the page's TAI offset %d -> %d s, in one change, seen by the first reading %.3f ms (TAI) after the step\n",
+			 k->name, lr.nst ? lr.st[0].tai : 0,
+			 lr.nst ? lr.st[lr.nst - 1].tai : 0, change_ms);
+	ksft_test_result(ok && !lr.lost && nleaps == (unsigned int)k->nleaps &&
+			 !memcmp(leaps, k->leaps, nleaps * sizeof(leaps[0])),
+			 "leap second %s: the page's leap_indicator %s (the guest saw %s)\n",
+			 k->name, k->nleaps == 3 ? "PRE_POS -> POS -> POST_POS" :
+			 "PRE_NEG -> POST_NEG", seq);
+	ksft_test_result(ok && in_before && before.snap.tai == tai0 && in_after &&
+			 after.snap.tai == tai1,
+			 "leap second %s: PHC readings before and after it, in UTC with the page's offset then (%d s, %d s), inside the host's CLOCK_REALTIME windows\n",
+			 k->name, before.snap.tai, after.snap.tai);
+}
+
+/*
+ * A new guest (the same as main_run()'s), then a leap second inserted and
+ * one deleted; the host's time and NTP state are put back after it.
+ */
+static void leap_run(void)
+{
+	static const struct leap_kind kinds[] = {
+		{ "inserted", STA_INS, 2, 0, 1,
+		  { VMCLOCK_LEAP_PRE_POS, VMCLOCK_LEAP_POS, VMCLOCK_LEAP_POST_POS }, 3 },
+		/* 23:59:57: the kernel arms at the next second, for the end of its day */
+		{ "deleted", STA_DEL, 3, -1, -1,
+		  { VMCLOCK_LEAP_PRE_NEG, VMCLOCK_LEAP_POST_NEG }, 2 },
+	};
+	const char *env = getenv("VMCLOCK_TEST_HOST_TIME");
+	struct timex orig = { .modes = 0 }, tx;
+	u64 real0, mono0, t0 = mono_ms();
+	struct facts f = {};
+	struct snap s = {};
+	struct l2 l = {};
+	char lines[1][512];
+	struct reading q;
+	struct timespec ts;
+	bool booted;
+	int i;
+
+	if (!env || strcmp(env, "1") || geteuid()) {
+		for (i = 0; i < LEAP_TESTS; i++)
+			ksft_test_result_skip("leap second: steps the host's clock to midnight UTC and arms a leap second for the whole machine: set VMCLOCK_TEST_HOST_TIME=1 and run as root (the bench does)\n");
+		return;
+	}
+	ksft_print_msg("leap second: a new nested guest; the host's clock goes to a leap second at midnight UTC, inserted, then deleted\n");
+	if (adjtimex(&orig) < 0)
+		ksft_exit_fail_msg("adjtimex: %s\n", strerror(errno));
+	real0 = realtime_ns();
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	mono0 = ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+	l.vmclock = true;
+	booted = vmm_start(&l, 0, "", NULL, NULL) && l2_facts(&l, &f, &s);
+	ksft_test_result(booted && f.ptp && f.tai_offset == -E2E_TAI_OFFSET,
+			 "leap second run: a new nested guest with its vmclock PTP clock, TAI offset %d s\n",
+			 f.tai_offset);
+	for (i = 0; i < (int)ARRAY_SIZE(kinds); i++)
+		leap_one(&l, &f, booted, &kinds[i]);
+	if (booted) {
+		l2_req(&l, 'q', lines, 1, &q, NULL);
+		vmm_wait(&l, &l.v[l.cur], 60000);
+	}
+
+	/* The time first: clock_settime() clears NTP's state */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (!set_realtime(real0 + (ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec - mono0)))
+		ksft_print_msg("leap second: FAILED to put the host's clock back\n");
+	tx = (struct timex){
+		.modes = ADJ_STATUS | ADJ_ESTERROR | ADJ_MAXERROR | ADJ_TAI,
+		.status = orig.status & ~(STA_INS | STA_DEL),
+		.esterror = orig.esterror, .maxerror = orig.maxerror,
+		.constant = orig.tai,
+	};
+	if (adjtimex(&tx) < 0)
+		ksft_print_msg("leap second: FAILED to put the host's NTP state back\n");
+	ksft_print_msg("leap second run: %llu ms; host clock and NTP state put back (status 0x%x, TAI offset %d s)\n",
+		       (unsigned long long)(mono_ms() - t0), orig.status, orig.tai);
+}
+
 int main(int argc, char *argv[])
 {
+	const char *only = getenv("E2E_ONLY");
+	bool leap_only = only && !strcmp(only, "leap");
 	int tai;
 
 	demo = argc > 1 && !strcmp(argv[1], "--demo");
 	e2e_break = getenv("E2E_BREAK") ? getenv("E2E_BREAK") : "";
 	ksft_print_header();
-	ksft_set_plan(demo ? 13 : 21);
+	if (demo)
+		ksft_set_plan(13);
+	else
+		ksft_set_plan(leap_only ? LEAP_TESTS : 21 + LEAP_TESTS);
 
 	if (access(E2E_QEMU, X_OK) || access(E2E_DIR "/l2.gz", R_OK) ||
 	    access(E2E_DIR "/bzImage", R_OK))
@@ -1591,9 +1860,13 @@ int main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 
 	tai = host_tai_setup();
-	main_run();
-	if (!demo)
+	if (!leap_only)
+		main_run();
+	if (!demo && !leap_only)
 		control_run();
+	/* Last: it steps the host's clock */
+	if (!demo)
+		leap_run();
 	host_tai_restore(tai);
 	ksft_finished();
 }

@@ -20,6 +20,10 @@
  *   k  the kernel log's clocksource lines (a TSC marked unstable)
  *   c  start chronyd (refclock PHC on the vmclock PTP clock), if present
  *   t  chronyc tracking and sources
+ *   l  record the PHC for LEAP_REC_NS (7 s) as fast as it reads, with
+ *      CLOCK_MONOTONIC_RAW around each reading, and the page's TAI offset
+ *      and leap indicator: for a leap second that the host inserts or
+ *      deletes meanwhile (see leap_record())
  *   q  quit
  * Each answer ends with "SNAP ...", a snapshot of the page mapped from
  * /dev/vmclock0 (seq_count protocol), then "END ID".
@@ -93,11 +97,20 @@ static uint64_t mono_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+static uint64_t raw_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 /* A consistent copy of the page's fields that the test looks at. */
 struct snap {
 	uint32_t seq;
 	uint64_t marker, gen;
-	uint8_t status;
+	uint8_t status, leap;
+	int16_t tai;
 	unsigned int odd;	/* odd seq_count values met on the way */
 	int ok;			/* 0: seq_count stayed odd for SEQ_WAIT_NS */
 };
@@ -114,6 +127,8 @@ static void page_snap(const volatile struct vmclock_abi *clk, struct snap *s)
 		s->marker = clk->disruption_marker;
 		s->gen = clk->vm_generation_counter;
 		s->status = clk->clock_status;
+		s->tai = (int16_t)clk->tai_offset_sec;
+		s->leap = clk->leap_indicator;
 		__sync_synchronize();
 		if (!(seq & 1) && seq == clk->seq_count) {
 			s->seq = seq;
@@ -138,9 +153,9 @@ static void say_snap(const volatile struct vmclock_abi *clk)
 		return;
 	}
 	page_snap(clk, &s);
-	say("SNAP ok %d seq %u odd %u marker %llu gen %llu status %u", s.ok,
-	    s.seq, s.odd, (unsigned long long)s.marker,
-	    (unsigned long long)s.gen, s.status);
+	say("SNAP ok %d seq %u odd %u marker %llu gen %llu status %u tai %d leap %u",
+	    s.ok, s.seq, s.odd, (unsigned long long)s.marker,
+	    (unsigned long long)s.gen, s.status, s.tai, s.leap);
 }
 
 /* The PTP clock that the vmclock driver registered (its name is "vmclockN"). */
@@ -548,6 +563,113 @@ static void chrony_start(void)
 	say_cmd("CHRONY", "/usr/sbin/chronyd -u root -f /etc/chrony.conf -l /var/log/chrony/chronyd.log </dev/null >/var/log/chrony/start.log 2>&1; r=$?; cat /var/log/chrony/start.log; exit $r");
 }
 
+/*
+ * 'l': the PHC (TAI) read in a loop for LEAP_REC_NS, each reading between
+ * two of CLOCK_MONOTONIC_RAW (b, a), which no leap second or clock step
+ * moves.  Between two readings the PHC must advance by what the raw clock
+ * did, [b - a', a - b'] of the two windows, give or take the two clocks'
+ * rate difference: each pair's excess over its window is reported (the
+ * largest, and the largest beyond LEAP_SLACK_NS + LEAP_SLACK_PPM of the
+ * interval), with readings that went back, that failed, and each change
+ * of the page's (TAI offset, leap indicator) with the PHC time of the
+ * first reading that saw it.  A TAI offset that the page does not change
+ * at the step shows as a 1 s jump (back for an inserted second).
+ */
+#define LEAP_REC_NS	7000000000ULL
+#define LEAP_SLACK_NS	50000		/* scheduling noise of the raw clock's reads */
+#define LEAP_SLACK_PPM	2000		/* the guest's raw clock runs up to ~1000 ppm off */
+#define LEAP_STATES	8
+
+static void leap_record(void)
+{
+	struct {
+		int16_t tai;
+		uint8_t leap;
+		uint64_t phc, read;
+	} st[LEAP_STATES];
+	uint64_t start = raw_ns(), reads = 0, fails = 0, back = 0, odd = 0;
+	uint64_t prev_phc = 0, prev_b = 0, prev_a = 0, worst_dt = 0;
+	uint64_t first = 0, last = 0, max_dt = 0, lost = 0;
+	int64_t worst = INT64_MIN, max_excess = INT64_MIN, worst_excess = 0;
+	unsigned int nst = 0, i;
+	int last_err = 0;
+
+	if (!clk || pfd < 0) {
+		say("LEAP none");
+		return;
+	}
+	while (raw_ns() - start < LEAP_REC_NS) {
+		uint64_t b, a, t;
+		struct snap s;
+		int err;
+
+		page_snap(clk, &s);
+		b = raw_ns();
+		t = phc_ns(&err);
+		a = raw_ns();
+		if (!s.ok) {
+			odd++;
+			continue;
+		}
+		if (err) {
+			fails++;
+			last_err = err;
+			prev_phc = 0;
+			continue;
+		}
+		if (!nst || st[nst - 1].tai != s.tai ||
+		    st[nst - 1].leap != s.leap) {
+			if (nst < LEAP_STATES) {
+				st[nst].tai = s.tai;
+				st[nst].leap = s.leap;
+				st[nst].phc = t;
+				st[nst].read = reads;
+				nst++;
+			} else {
+				lost++;
+			}
+		}
+		if (prev_phc) {
+			int64_t d = (int64_t)(t - prev_phc);
+			int64_t lo = (int64_t)(b - prev_a);
+			int64_t hi = (int64_t)(a - prev_b);
+			int64_t excess = d - hi > lo - d ? d - hi : lo - d;
+			int64_t over = excess - LEAP_SLACK_NS -
+				       hi / (1000000 / LEAP_SLACK_PPM);
+
+			if (t < prev_phc)
+				back++;
+			if (excess > max_excess)
+				max_excess = excess;
+			if (over > worst) {
+				worst = over;
+				worst_excess = excess;
+				worst_dt = hi;
+			}
+			if ((uint64_t)hi > max_dt)
+				max_dt = hi;
+		}
+		if (!reads)
+			first = t;
+		last = t;
+		reads++;
+		prev_phc = t;
+		prev_b = b;
+		prev_a = a;
+	}
+	say("LEAP reads %llu fails %llu err %d back %llu odd %llu max_excess_ns %lld worst_over_ns %lld worst_excess_ns %lld worst_dt_ns %llu max_dt_ns %llu first %llu last %llu states %u lost %llu",
+	    (unsigned long long)reads, (unsigned long long)fails, last_err,
+	    (unsigned long long)back, (unsigned long long)odd,
+	    (long long)max_excess, (long long)worst, (long long)worst_excess,
+	    (unsigned long long)worst_dt, (unsigned long long)max_dt,
+	    (unsigned long long)first, (unsigned long long)last, nst,
+	    (unsigned long long)lost);
+	for (i = 0; i < nst; i++)
+		say("LEAPSTATE %u tai %d leap %u phc %llu read %llu", i,
+		    st[i].tai, st[i].leap, (unsigned long long)st[i].phc,
+		    (unsigned long long)st[i].read);
+}
+
 static bool handle(char c, unsigned long id)
 {
 	if (c == 'p') {
@@ -601,6 +723,8 @@ static bool handle(char c, unsigned long id)
 		say_cmd("TRACKING", "/usr/bin/chronyc -n -c tracking 2>&1");
 		say_cmd("SOURCES", "/usr/bin/chronyc -n -c sources 2>&1");
 		say_cmd("REFLOG", "tail -n 3 /var/log/chrony/refclocks.log /var/log/chrony/chronyd.log 2>&1");
+	} else if (c == 'l') {
+		leap_record();
 	} else if (c == 'q') {
 		say("BYE");
 	}
