@@ -20,6 +20,11 @@ append="console=ttyS0 panic=-1 tsc=reliable oops=panic kvm.tsc_tolerance_ppm=500
 [ -z "${E2E_PINGPONG:-}" ] || append+=" e2e.pingpong=$E2E_PINGPONG"
 [ -z "${E2E_PAUSE:-}" ] || append+=" e2e.pause=$E2E_PAUSE"
 [ -z "${E2E_ONLY:-}" ] || append+=" e2e.only=$E2E_ONLY"
+# E2E_ONLY=stress: E2E_LOOP (100) migrations and restores in turn, of a nested guest with
+# E2E_SMP vCPUs under ptp_kvm hypercall load (issue 26's freeze); E2E_LIMIT: its seconds.
+[ -z "${E2E_LOOP:-}" ] || append+=" e2e.loop=$E2E_LOOP"
+[ -z "${E2E_SMP:-}" ] || append+=" e2e.smp=$E2E_SMP"
+[ -z "${E2E_LIMIT:-}" ] || append+=" e2e.limit=$E2E_LIMIT"
 log "booting $variant kernel (timeout ${limit}s), log in $logf"
 start=$(date +%s)
 # The debug kernel (KASAN) runs without LA57: upstream 7.3.4's identify_cpu() clears
@@ -31,7 +36,27 @@ start=$(date +%s)
 # pgtable_l5_enabled() give the same shadow range. The fast kernel keeps -cpu max's LA57.
 cpu=max
 [ "$variant" != debug ] || cpu=max,la57=off
-timeout --foreground -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu "$cpu" -smp 2 -m 2048 \
-	-nographic -no-reboot -kernel "$kernel" -initrd "${INITRD:-$BUILD/initrd.gz}" \
-	-append "$append" </dev/null >"$logf" 2>&1 || echo "BENCH: qemu exit status $?" >>"$logf"
+# The outer emulator: OUTER_QEMU=system (Debian's bookworm QEMU 7.2) or debian10 (the
+# bookworm-backports QEMU 10.0.2 that bench/qemu10.sh unpacks, with its own firmware).
+case ${OUTER_QEMU:-system} in
+system) outer=(qemu-system-x86_64) ;;
+debian10) q10=$("$TOP/bench/qemu10.sh")
+	outer=("$q10/usr/bin/qemu-system-x86_64" -L "$q10/usr/share/qemu" -L "$q10/usr/share/seabios") ;;
+*) die "OUTER_QEMU=$OUTER_QEMU: system or debian10" ;;
+esac
+log "outer emulator: $("${outer[0]}" --version | head -n1)"
+# The second serial line carries bench/init's heartbeat, the monitor socket the state of
+# a frozen VM: bench/watchdog.py stops QEMU after FREEZE_SECS (60) without either line.
+beat=$logf.beat mon=$BUILD/monitor-$variant.sock
+rm -f "$beat" "$mon"
+rc=0
+"$TOP/bench/watchdog.py" "$logf" "$beat" "$mon" "$limit" -- "${outer[@]}" -accel tcg -cpu "$cpu" \
+	-smp 2 -m 2048 -display none -no-reboot -kernel "$kernel" \
+	-initrd "${INITRD:-$BUILD/initrd.gz}" -append "$append" -serial stdio -serial "file:$beat" \
+	-monitor "unix:$mon,server=on,wait=off" || rc=$?
+case $rc in
+0) ;;
+125) log "the VM FROZE: no output for ${FREEZE_SECS:-60}s; its registers and local APICs are in $logf" ;;
+*) echo "BENCH: qemu exit status $rc" >>"$logf" ;;
+esac
 log "VM ran $(( $(date +%s) - start ))s"

@@ -22,7 +22,7 @@ SPLATS = [
     r"possible recursive locking", r"inconsistent lock state", r"suspicious RCU usage",
     r"INFO: rcu_\w+ (self-)?detected stall", r"rcu: INFO: ", r"sleeping function called from invalid context",
     r"ODEBUG: ", r"list_(add|del) corruption", r"INFO: task .* blocked for more than",
-    r"WARNING: possible", r"lockdep: ", r"hung_task",
+    r"WARNING: possible", r"lockdep: ", r"hung_task", r"soft lockup", r"hard LOCKUP",
 ]
 SPLAT_RE = re.compile("|".join(SPLATS))
 TAP_RE = re.compile(r"^(\s*)(not ok|ok) (\d+) (?:- )?([^#]*?)\s*(?:#\s*(.*))?$")
@@ -139,7 +139,10 @@ def main():
         word = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP"}[st]
         print(f"{word:4} {kind:8} {name}" + (f"  ({note})" if note else ""))
     problems = []
-    if not finished:
+    frozen = [l for l in lines if l.startswith("BENCH: FROZEN")]
+    for l in frozen:
+        problems.append("the VM froze (bench/watchdog.py): " + l[len("BENCH: FROZEN: "):])
+    if not finished and not frozen:
         problems.append("the VM did not finish (no 'BENCH: done'; crash or timeout)")
     if kunit_only:
         pass
@@ -161,6 +164,10 @@ def main():
     nskip = sum(r[2] == "skip" for r in results)
     for n, l, why in known_seen:
         print(f"KNOWN bench    kernel report at log line {n}: {l} ({why.split(';')[0]})")
+    # what bench/watchdog.py sampled of a frozen VM
+    for l in lines:
+        if l.startswith("BENCH: frozen: "):
+            print("FROZE bench   " + l[len("BENCH: frozen: "):])
     for p in problems:
         print(f"FAIL bench    {p}")
     print(f"{npass} passed, {nfail} failed, {nskip} skipped")

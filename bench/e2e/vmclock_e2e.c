@@ -79,6 +79,7 @@
 
 static bool demo;
 static const char *e2e_break = "";	/* E2E_BREAK */
+static char l2_smp[8] = "1";		/* E2E_SMP: the nested guest's vCPUs */
 
 /* One QEMU process: console, the guest's serial line, QMP. */
 struct vmm {
@@ -483,7 +484,7 @@ static bool vmm_start(struct l2 *l, int slot, const char *vmclock,
 	argv[n++] = "-accel"; argv[n++] = "kvm";
 	argv[n++] = "-cpu"; argv[n++] = "qemu64";
 	argv[n++] = "-m"; argv[n++] = "256";
-	argv[n++] = "-smp"; argv[n++] = "1";
+	argv[n++] = "-smp"; argv[n++] = l2_smp;
 	argv[n++] = "-nodefaults"; argv[n++] = "-display"; argv[n++] = "none";
 	argv[n++] = "-vga"; argv[n++] = "none"; argv[n++] = "-no-reboot";
 	argv[n++] = "-serial"; argv[n++] = "stdio";
@@ -1837,11 +1838,77 @@ static void leap_run(void)
 		       (unsigned long long)(mono_ms() - t0), orig.status, orig.tai);
 }
 
+/*
+ * E2E_ONLY=stress: E2E_LOOP (100) live migrations and snapshot restores in
+ * turn, E2E_PAUSE (1) s each, of a guest with E2E_SMP vCPUs under hypercall
+ * load ('h': chronyd and a reader on ptp_kvm's clock).  The bench's
+ * watchdog (bench/watchdog.py) catches a bench VM that freezes on the way.
+ * The device only where KVM has the capability: the base tree runs it too.
+ */
+static void stress_run(void)
+{
+	int loops = env_int("E2E_LOOP", 100), pause = env_int("E2E_PAUSE", 1);
+	int i, n, mig = 0, res = 0, done = 0;
+	long long dt_max = 0;
+	struct restore rs;
+	char lines[4][512];
+	struct facts f = {};
+	struct snap s = {};
+	struct live lv;
+	struct l2 l = {};
+	u64 t0 = mono_ms();
+	bool ok;
+
+	l.vmclock = kvm_has_cap(KVM_CAP_VMCLOCK);
+	ksft_print_msg("stress: %d live migrations and restores in turn, a nested guest with %s vCPUs, %s, chronyd and a 20 Hz reader on ptp_kvm's clock\n",
+		       loops, l2_smp, l.vmclock ? "-device vmclock" : "no vmclock device (no KVM_CAP_VMCLOCK)");
+	ok = vmm_start(&l, 0, l.vmclock ? "" : NULL, NULL, NULL) &&
+	     l2_facts(&l, &f, &s) && l2_simple(&l, 'h', lines, 4, &n);
+	for (i = 0; ok && i < n; i++)
+		ksft_print_msg("guest: %s\n", lines[i]);
+	for (i = 0; ok && i < loops; i++) {
+		char name[48];
+
+		snprintf(name, sizeof(name), "[stress %d/%d]", i + 1, loops);
+		if (i % 2) {
+			ok = snapshot_restore(&l, &f, l.vmclock ? "" : NULL, NULL,
+					      name, pause, &rs);
+			res += ok;
+		} else {
+			ok = live_migrate(&l, &f, l.vmclock ? "" : NULL, name, &lv,
+					  true);
+			mig += ok;
+			dt_max = max(dt_max, lv.g.downtime);
+		}
+		done += ok;
+		ksft_print_msg("%s %s after %llu s\n", name, ok ? "done" : "FAILED",
+			       (unsigned long long)(mono_ms() - t0) / 1000);
+	}
+	if (ok && l2_simple(&l, 'H', lines, 4, &n))
+		for (i = 0; i < n; i++)
+			ksft_print_msg("guest: %s\n", lines[i]);
+	if (ok) {
+		struct reading q;
+
+		l2_req(&l, 'q', lines, 1, &q, NULL);
+	}
+	n = l.v[l.cur].pid ? vmm_wait(&l, &l.v[l.cur], 60000) : -1;
+	ksft_test_result(ok && done == loops && !n,
+			 "stress: %d of %d done (%d live migrations, longest downtime %lld ms; %d restores) in %llu s, the guest powered off, QEMU exit %d\n",
+			 done, loops, mig, dt_max, res,
+			 (unsigned long long)(mono_ms() - t0) / 1000, n);
+}
+
 int main(int argc, char *argv[])
 {
 	const char *only = getenv("E2E_ONLY");
 	bool leap_only = only && !strcmp(only, "leap");
+	bool stress = only && !strcmp(only, "stress");
 	int tai;
+
+	/* line by line: the bench VM's console shows how far it got */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	snprintf(l2_smp, sizeof(l2_smp), "%d", env_int("E2E_SMP", 1));
 
 	demo = argc > 1 && !strcmp(argv[1], "--demo");
 	e2e_break = getenv("E2E_BREAK") ? getenv("E2E_BREAK") : "";
@@ -1849,11 +1916,16 @@ int main(int argc, char *argv[])
 	if (demo)
 		ksft_set_plan(13);
 	else
-		ksft_set_plan(leap_only ? LEAP_TESTS : 21 + LEAP_TESTS);
+		ksft_set_plan(stress ? 1 : leap_only ? LEAP_TESTS : 21 + LEAP_TESTS);
 
 	if (access(E2E_QEMU, X_OK) || access(E2E_DIR "/l2.gz", R_OK) ||
 	    access(E2E_DIR "/bzImage", R_OK))
 		ksft_exit_fail_msg("the bench VM has no QEMU, nested guest or kernel in " E2E_DIR "\n");
+	signal(SIGPIPE, SIG_IGN);
+	if (stress) {
+		stress_run();
+		ksft_finished();
+	}
 	/* The feature itself: no capability is a failure, not a skip. */
 	if (!kvm_has_cap(KVM_CAP_VMCLOCK))
 		ksft_exit_fail_msg("KVM_CAP_VMCLOCK not reported\n");

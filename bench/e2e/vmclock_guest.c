@@ -158,8 +158,9 @@ static void say_snap(const volatile struct vmclock_abi *clk)
 	    (unsigned long long)s.gen, s.status, s.tai, s.leap);
 }
 
-/* The PTP clock that the vmclock driver registered (its name is "vmclockN"). */
-static int find_ptp(char *dev, size_t len, char *name, size_t nlen)
+/* The PTP clock whose name starts with @want ("vmclock": the vmclock driver's). */
+static int find_ptp(const char *want, char *dev, size_t len, char *name,
+		    size_t nlen)
 {
 	struct dirent *d;
 	DIR *dir = opendir("/sys/class/ptp");
@@ -180,7 +181,7 @@ static int find_ptp(char *dev, size_t len, char *name, size_t nlen)
 			continue;
 		if (fgets(name, nlen, f)) {
 			name[strcspn(name, "\n")] = 0;
-			if (!strncmp(name, "vmclock", 7)) {
+			if (!strncmp(name, want, strlen(want))) {
 				snprintf(dev, len, "/dev/%s", d->d_name);
 				found = 1;
 			}
@@ -284,6 +285,9 @@ static uint64_t phc_ns(int *err)
 #define WAKES 64
 struct watch {
 	volatile uint32_t arm;		/* the parent bumps it to reset */
+	/* hyper_reader(): ptp_kvm's clock, one KVM_HC_CLOCK_PAIRING a read */
+	uint64_t kvm_reads, kvm_fails;
+	int kvm_err;
 	/* the reader */
 	volatile uint32_t armed;	/* the arm it has reset for */
 	uint64_t reads, fails, timedout;
@@ -527,12 +531,13 @@ static void say_cmd(const char *what, const char *cmd)
  * correction for it also scales the jump of a restore: 20 s then cost
  * some 20 ms, which a slew would take minutes to remove.
  */
-static void chrony_start(void)
+/* chronyd with the PHC @dev (@offset s from UTC) as its refclock */
+static void chrony_start(const char *dev, int offset)
 {
 	char conf[512];
 	FILE *f;
 
-	if (access("/usr/sbin/chronyd", X_OK) || pfd < 0 || !clk) {
+	if (access("/usr/sbin/chronyd", X_OK) || !dev) {
 		say("CHRONY none");
 		return;
 	}
@@ -556,11 +561,48 @@ static void chrony_start(void)
 		 "port 0\n"
 		 "cmdport 0\n"
 		 "log tracking refclocks\n"
-		 "logdir /var/log/chrony\n", ptpdev,
-		 (int16_t)clk->tai_offset_sec);
+		 "logdir /var/log/chrony\n", dev, offset);
 	fputs(conf, f);
 	fclose(f);
 	say_cmd("CHRONY", "/usr/sbin/chronyd -u root -f /etc/chrony.conf -l /var/log/chrony/chronyd.log </dev/null >/var/log/chrony/start.log 2>&1; r=$?; cat /var/log/chrony/start.log; exit $r");
+}
+
+/*
+ * 'h': hypercall load, as a guest that uses ptp_kvm has it: chronyd with
+ * ptp_kvm's clock as its refclock (4 reads a second), and a reader of that
+ * clock every 50 ms.
+ */
+static char kvmdev[300];
+
+static void hyper_reader(void)
+{
+	int fd = open(kvmdev, O_RDONLY);
+
+	for (;;) {
+		struct timespec ts;
+
+		if (fd < 0 || clock_gettime(FD_TO_CLOCKID(fd), &ts)) {
+			wt->kvm_fails++;
+			wt->kvm_err = fd < 0 ? ENODEV : errno;
+		} else {
+			wt->kvm_reads++;
+		}
+		usleep(50000);
+	}
+}
+
+static void hyper_start(void)
+{
+	char name[64];
+
+	if (!find_ptp("KVM", kvmdev, sizeof(kvmdev), name, sizeof(name))) {
+		say("HYPER none");
+		chrony_start(NULL, 0);
+		return;
+	}
+	say("HYPER %s %s", kvmdev, name);
+	spawn(hyper_reader);
+	chrony_start(kvmdev, 0);
 }
 
 /*
@@ -718,7 +760,16 @@ static bool handle(char c, unsigned long id)
 	} else if (c == 'k') {
 		report_kernel();
 	} else if (c == 'c') {
-		chrony_start();
+		if (pfd >= 0 && clk)
+			chrony_start(ptpdev, (int16_t)clk->tai_offset_sec);
+		else
+			chrony_start(NULL, 0);
+	} else if (c == 'h') {
+		hyper_start();
+	} else if (c == 'H') {
+		say("HYPER reads %llu fails %llu err %d",
+		    (unsigned long long)wt->kvm_reads,
+		    (unsigned long long)wt->kvm_fails, wt->kvm_err);
 	} else if (c == 't') {
 		say_cmd("TRACKING", "/usr/bin/chronyc -n -c tracking 2>&1");
 		say_cmd("SOURCES", "/usr/bin/chronyc -n -c sources 2>&1");
@@ -768,7 +819,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	if (find_ptp(ptpdev, sizeof(ptpdev), ptpname, sizeof(ptpname))) {
+	if (find_ptp("vmclock", ptpdev, sizeof(ptpdev), ptpname, sizeof(ptpname))) {
 		pfd = open(ptpdev, O_RDONLY);
 		clkid = FD_TO_CLOCKID(pfd);
 		say("PTP %s %s fd %d", ptpdev, ptpname, pfd);
