@@ -51,7 +51,7 @@ beat=$logf.beat mon=$BUILD/monitor-$variant.sock
 rm -f "$beat" "$mon"
 rc=0
 "$TOP/bench/watchdog.py" "$logf" "$beat" "$mon" "$limit" -- "${outer[@]}" -accel tcg -cpu "$cpu" \
-	-smp 2 -m 2048 -display none -no-reboot -kernel "$kernel" \
+	-smp 2 -m 2048 -name bench,debug-threads=on -display none -no-reboot -kernel "$kernel" \
 	-initrd "${INITRD:-$BUILD/initrd.gz}" -append "$append" -serial stdio -serial "file:$beat" \
 	-monitor "unix:$mon,server=on,wait=off" || rc=$?
 case $rc in

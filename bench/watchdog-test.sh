@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The watchdog's own test: a QEMU with nothing to boot stays silent on both serial
+# lines; bench/watchdog.py must stop it as frozen and sample both CPUs' registers and
+# local APICs. Run by bench/check.sh before the bench VM.
+. "$(dirname "$0")/lib.sh"
+d=$(mktemp -d)
+trap 'rm -rf "$d"' EXIT
+rc=0
+FREEZE_SECS=3 "$TOP/bench/watchdog.py" "$d/log" "$d/beat" "$d/mon" 60 -- qemu-system-x86_64 \
+	-accel tcg -cpu max -smp 2 -m 128 -name t,debug-threads=on -display none -no-reboot \
+	-serial stdio -serial "file:$d/beat" -monitor "unix:$d/mon,server=on,wait=off" || rc=$?
+n_regs=$(grep -c '^BENCH: frozen: EFL=\|^BENCH: frozen: RFL=\|^BENCH: frozen: EIP=\|^BENCH: frozen: RIP=' "$d/log" || true)
+n_apic=$(grep -c '^BENCH: frozen: IRR' "$d/log" || true)
+n_thr=$(grep -c '^BENCH: frozen: thread .*CPU' "$d/log" || true)
+if [ "$rc" = 125 ] && grep -q '^BENCH: FROZEN: no output' "$d/log" && [ "$n_regs" = 2 ] &&
+	[ "$n_apic" = 2 ] && [ "$n_thr" -ge 2 ]; then
+	log "watchdog self-test: a silent QEMU stopped as frozen (exit $rc), $n_regs CPUs' registers, $n_apic local APICs, $n_thr vCPU threads sampled"
+else
+	sed 's/^/  /' "$d/log" >&2
+	die "watchdog self-test: exit $rc, registers $n_regs, APICs $n_apic, vCPU threads $n_thr (want 125, 2, 2, 2)"
+fi
