@@ -5,7 +5,17 @@
 variant=${1:-fast}
 out=$BUILD/kbuild-$variant
 frags=("$TOP/bench/config/fast.config")
-[ "$variant" = fast ] || frags+=("$TOP/bench/config/$variant.config")
+if [ "$variant" = base ]; then
+	# The base tree without the series (issue 26: which layer freezes), in a worktree of
+	# build/linux at its tag base, with the fast configuration less the series' KUnit.
+	SRC=$BUILD/linux-base
+	[ -d "$SRC" ] || git -C "$BUILD/linux" worktree add -q --detach "$SRC" base
+	mkdir -p "$out"
+	grep -v KVM_VMCLOCK_KUNIT "$TOP/bench/config/fast.config" >"$out/base.config"
+	frags=("$out/base.config")
+elif [ "$variant" != fast ]; then
+	frags+=("$TOP/bench/config/$variant.config")
+fi
 mkdir -p "$out"
 mk() { make -C "$SRC" O="$out" CC="ccache gcc" HOSTCC="ccache gcc" -j"$JOBS" "$@"; }
 

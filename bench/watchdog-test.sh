@@ -12,10 +12,13 @@ FREEZE_SECS=3 "$TOP/bench/watchdog.py" "$d/log" "$d/beat" "$d/mon" 60 -- qemu-sy
 n_regs=$(grep -c '^BENCH: frozen: EFL=\|^BENCH: frozen: RFL=\|^BENCH: frozen: EIP=\|^BENCH: frozen: RIP=' "$d/log" || true)
 n_apic=$(grep -c '^BENCH: frozen: IRR' "$d/log" || true)
 n_thr=$(grep -c '^BENCH: frozen: thread .*CPU' "$d/log" || true)
+# GIF and the pending interrupt requests, from the saved state (once QEMU's source is there)
+n_hid=$(grep -c '^BENCH: frozen: CPU [01]: halted .*GIF' "$d/log" || true)
+[ -f "${ANALYZE_MIGRATION:-/var/cache/kvm-vmclock/qemu-build/work/qemu-10.0.2/scripts/analyze-migration.py}" ] || n_hid=2
 if [ "$rc" = 125 ] && grep -q '^BENCH: FROZEN: no output' "$d/log" && [ "$n_regs" = 2 ] &&
-	[ "$n_apic" = 2 ] && [ "$n_thr" -ge 2 ]; then
-	log "watchdog self-test: a silent QEMU stopped as frozen (exit $rc), $n_regs CPUs' registers, $n_apic local APICs, $n_thr vCPU threads sampled"
+	[ "$n_apic" = 2 ] && [ "$n_thr" -ge 2 ] && [ "$n_hid" = 2 ]; then
+	log "watchdog self-test: a silent QEMU stopped as frozen (exit $rc), $n_regs CPUs' registers, $n_apic local APICs, $n_thr vCPU threads sampled, GIF and interrupt requests of $n_hid CPUs"
 else
 	sed 's/^/  /' "$d/log" >&2
-	die "watchdog self-test: exit $rc, registers $n_regs, APICs $n_apic, vCPU threads $n_thr (want 125, 2, 2, 2)"
+	die "watchdog self-test: exit $rc, registers $n_regs, APICs $n_apic, vCPU threads $n_thr, saved CPU states $n_hid (want 125, 2, 2, 2, 2)"
 fi

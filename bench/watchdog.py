@@ -100,6 +100,64 @@ def sample(pid, mon, ncpu):
     return lines
 
 
+ANALYZE = "/var/cache/kvm-vmclock/qemu-build/work/qemu-10.0.2/scripts/analyze-migration.py"
+
+
+def flags(val, names):
+    return "|".join(n for b, n in names if val & b) or "-"
+
+
+def hidden(mon, mig):
+    """What HMP does not show (GIF, the SVM interrupt flags, the CPU's pending
+    interrupt requests), from the VM's state saved with "migrate" and read back by
+    QEMU's scripts/analyze-migration.py. The VM stops for it: last."""
+    lines = []
+    hmp(mon, [f'migrate "exec:cat > {mig}"'])
+    for _ in range(60):
+        time.sleep(1)
+        st = [l for c, a in hmp(mon, ["info migrate"]) for l in a if "status:" in l]
+        if st and ("completed" in st[0] or "failed" in st[0]):
+            break
+    lines.append(f"saved state: {st[0] if st else 'no migration status'}")
+    tool = os.environ.get("ANALYZE_MIGRATION", ANALYZE)
+    if not (st and "completed" in st[0] and os.path.exists(tool)):
+        return lines
+    import json
+    try:
+        d = json.loads(subprocess.run([sys.executable, tool, "-f", mig], capture_output=True,
+                                      timeout=120).stdout)
+    except (ValueError, subprocess.TimeoutExpired) as e:
+        return lines + [f"analyze-migration: {e}"]
+    common = None
+    n = 0
+    for k, v in d.items():
+        if k.startswith("cpu_common "):
+            common = v
+        elif k.startswith("cpu ") and common is not None:
+            h, h2 = int(v["env.hflags"], 16), int(v["env.hflags2"], 16)
+            irq = int(common["interrupt_request"], 16)
+            lines.append(
+                f"CPU {n}: halted {int(common['halted'], 16)}, RIP {v['env.eip']}, "
+                f"RFLAGS {v['env.eflags']} (IF {int(v['env.eflags'], 16) >> 9 & 1}), "
+                f"hflags {v['env.hflags']} ({flags(h, HFLAGS)}), "
+                f"hflags2 {v['env.hflags2']} ({flags(h2, HFLAGS2)}; GIF {h2 & 1}), "
+                f"interrupt_request {common['interrupt_request']} ({flags(irq, IRQS)}), "
+                f"v_tpr {v.get('env.v_tpr', '?')}, VMCB {v.get('env.vm_vmcb', '?')}")
+            common = None
+            n += 1
+    return lines
+
+
+# target/i386/cpu.h, include/hw/core/cpu.h
+HFLAGS = [(1 << 3, "INHIBIT_IRQ"), (1 << 19, "SMM"), (1 << 21, "GUEST")]
+HFLAGS2 = [(1 << 0, "GIF"), (1 << 1, "HIF"), (1 << 2, "NMI"), (1 << 3, "VINTR"),
+           (1 << 4, "SMM_INSIDE_NMI"), (1 << 5, "MPX_PR"), (1 << 6, "NPT"),
+           (1 << 7, "IGNNE"), (1 << 8, "VGIF")]
+IRQS = [(0x2, "HARD"), (0x4, "EXITTB"), (0x10, "POLL"), (0x20, "HALT"), (0x40, "SMI"),
+        (0x80, "DEBUG"), (0x100, "VIRQ"), (0x200, "NMI"), (0x400, "INIT"), (0x800, "SIPI"),
+        (0x1000, "MCE"), (0x2000, "TPR")]
+
+
 def main():
     logf, beatf, mon, limit = sys.argv[1:5]
     cmd = sys.argv[sys.argv.index("--") + 1:]
@@ -135,6 +193,8 @@ def main():
             with open(beatf, "rb") as f:
                 beat = f.read().decode(errors="replace").strip().split("\n")[-1:] or [""]
             report = sample(p.pid, mon, ncpu)
+            if os.environ.get("FREEZE_DUMP", "1") != "0":
+                report += hidden(mon, logf + ".frozen.mig")
             p.kill()
             p.wait()
             with open(logf, "a") as f:
