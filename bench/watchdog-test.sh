@@ -6,7 +6,7 @@
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 rc=0
-FREEZE_SECS=3 "$TOP/bench/watchdog.py" "$d/log" "$d/beat" "$d/mon" 60 -- qemu-system-x86_64 \
+FREEZE_SECS=3 FREEZE_BOOT_SECS=3 "$TOP/bench/watchdog.py" "$d/log" "$d/beat" "$d/mon" 60 -- qemu-system-x86_64 \
 	-accel tcg -cpu max -smp 2 -m 128 -name t,debug-threads=on -display none -no-reboot \
 	-serial stdio -serial "file:$d/beat" -monitor "unix:$d/mon,server=on,wait=off" || rc=$?
 n_regs=$(grep -c '^BENCH: frozen: EFL=\|^BENCH: frozen: RFL=\|^BENCH: frozen: EIP=\|^BENCH: frozen: RIP=' "$d/log" || true)

@@ -5,11 +5,13 @@ Usage: watchdog.py LOG BEAT MONITOR LIMIT -- QEMU-COMMAND...
 
 QEMU's first serial line goes to LOG (the console), its second to BEAT, where
 bench/init writes a line every few seconds. The VM is alive while either grows.
-After FREEZE_SECS (60) of silence in both, the VM is frozen: the watchdog asks
-QEMU's monitor (the HMP socket MONITOR) for each CPU's registers and local APIC,
-samples the QEMU threads' CPU use, appends all of it to LOG behind
-"BENCH: FROZEN", and kills QEMU. LIMIT seconds in all: a timeout, as before.
-Exits with QEMU's status, 124 on the timeout, 125 on a freeze.
+After FREEZE_SECS (60) of silence in both (FREEZE_BOOT_SECS, 300, before the
+first heartbeat), the VM is frozen: the watchdog asks QEMU's monitor (the HMP
+socket MONITOR) for each CPU's registers and local APIC, samples the QEMU
+threads' CPU use, saves the VM's state and reads from it what the monitor does
+not show (GIF, the SVM interrupt flags, pending interrupt requests), appends all
+of it to LOG behind "BENCH: FROZEN", and kills QEMU. LIMIT seconds in all: a
+timeout, as before. Exits with QEMU's status, 124 on the timeout, 125 on a freeze.
 """
 import os
 import signal
@@ -163,6 +165,8 @@ def main():
     cmd = sys.argv[sys.argv.index("--") + 1:]
     limit = int(limit)
     quiet = int(os.environ.get("FREEZE_SECS", "60"))
+    # before /init's first heartbeat: the kernel's boot (KUnit included) prints as it goes
+    quiet_boot = int(os.environ.get("FREEZE_BOOT_SECS", "300"))
     ncpu = int(os.environ.get("FREEZE_NCPU", "2"))
     with open(logf, "wb") as out:
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
@@ -186,7 +190,7 @@ def main():
             with open(logf, "a") as f:
                 f.write(f"\nBENCH: timeout after {limit}s\n")
             return 124
-        if now - last > quiet:
+        if now - last > (quiet if seen[1] > 0 else quiet_boot):
             with open(logf, "rb") as f:
                 f.seek(max(0, seen[0] - 300))
                 tail = f.read().decode(errors="replace").strip().split("\n")[-1]
