@@ -1923,7 +1923,9 @@ int main(int argc, char *argv[])
 		ksft_exit_fail_msg("the bench VM has no QEMU, nested guest or kernel in " E2E_DIR "\n");
 	signal(SIGPIPE, SIG_IGN);
 	if (stress) {
+		tai = host_tai_setup();
 		stress_run();
+		host_tai_restore(tai);
 		ksft_finished();
 	}
 	/* The feature itself: no capability is a failure, not a skip. */
