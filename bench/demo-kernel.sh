@@ -28,7 +28,8 @@ KREL=7.3.4+deb13-amd64
 # series' KVM without the patches that need a patched core kernel (the host's NTP status,
 # error bounds and leap second); DEMO_KERNEL=bench runs all of it on the bench kernel.
 first=$(git -C "$SRC" log --reverse --format=%H base..HEAD -- kernel | head -n1)
-if [ -n "$first" ]; then
+# DEMO_FETCH_ONLY=1: only Debian's image and stock modules (a nested guest's, bench/e2e.sh)
+if [ -n "$first" ] && [ -z "${DEMO_FETCH_ONLY:-}" ]; then
 	at=$(git -C "$SRC" rev-parse "$first^")
 	wt=$BUILD/linux-demo
 	if [ "$(git -C "$wt" rev-parse HEAD 2>/dev/null)" != "$at" ]; then
@@ -45,7 +46,7 @@ deb=$BUILD/debian-kernel
 mk() { make -C "$SRC" O="$out" KERNELRELEASE="$KREL" CC="ccache gcc" HOSTCC="ccache gcc" -j"$JOBS" "$@"; }
 
 # 1. Debian's packages: image, base (config), modules (a few stock ones), headers (Module.symvers)
-if [ ! -f "$deb/.complete" ]; then
+if [ ! -f "$deb/.complete" ] || [ ! -f "$deb/root/usr/lib/modules/$KREL/kernel/drivers/ptp/ptp_kvm.ko.xz" ]; then
 	mirror=$(debian_mirror)
 	[ -n "$mirror" ] || die "no Debian mirror found in this machine's apt sources"
 	apt=$deb/apt
@@ -68,7 +69,8 @@ if [ ! -f "$deb/.complete" ]; then
 		linux-modules-*) dpkg-deb --fsys-tarfile "$f" | tar -x -C "$deb/root" --wildcards \
 			"./usr/lib/modules/$KREL/kernel/virt/lib/irqbypass.ko.xz" \
 			"./usr/lib/modules/$KREL/kernel/drivers/crypto/ccp/ccp.ko.xz" \
-			"./usr/lib/modules/$KREL/kernel/drivers/ptp/ptp_vmclock.ko.xz" ;;
+			"./usr/lib/modules/$KREL/kernel/drivers/ptp/ptp_vmclock.ko.xz" \
+			"./usr/lib/modules/$KREL/kernel/drivers/ptp/ptp_kvm.ko.xz" ;;
 		linux-headers-*) dpkg-deb --fsys-tarfile "$f" | tar -x -C "$deb/root" \
 			"./usr/src/linux-headers-$KREL/Module.symvers" ;;
 		*) dpkg-deb -x "$f" "$deb/root" ;;
@@ -80,9 +82,10 @@ fi
 kdir=$deb/root/usr/lib/modules/$KREL
 mkdir -p "$out/modules"
 cp "$kdir/vmlinuz" "$out/vmlinuz"
-for m in virt/lib/irqbypass drivers/crypto/ccp/ccp drivers/ptp/ptp_vmclock; do
+for m in virt/lib/irqbypass drivers/crypto/ccp/ccp drivers/ptp/ptp_vmclock drivers/ptp/ptp_kvm; do
 	xz -dc "$kdir/kernel/$m.ko.xz" >"$out/modules/$(basename "$m").ko"
 done
+[ -z "${DEMO_FETCH_ONLY:-}" ] || exit 0
 
 # 2. Debian's configuration on the patched tree
 cfgsum=$(cat "$kdir/config" "$0" | sha256sum | cut -c1-16)

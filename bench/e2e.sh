@@ -58,8 +58,14 @@ if [ -f "$chrony/.complete" ]; then
 		[ -f "$l2$l" ] || { mkdir -p "$l2$(dirname "$l")"; cp -L "$l" "$l2$l"; }
 	done
 fi
-if [ "$variant" = demo ]; then
-	mkdir -p "$l2/modules" && cp "$BUILD/kbuild-demo/modules/ptp_vmclock.ko" "$l2/modules/"
+# E2E_GUEST=debian: the nested guest runs Debian's kernel on any bench kernel (issue 26's
+# freeze was seen with it), with its stock ptp_vmclock and ptp_kvm modules.
+if [ "${E2E_GUEST:-}" = debian ] && [ "$variant" != demo ]; then
+	DEMO_FETCH_ONLY=1 "$TOP/bench/demo-kernel.sh" >&2
+fi
+if [ "$variant" = demo ] || [ "${E2E_GUEST:-}" = debian ]; then
+	mkdir -p "$l2/modules"
+	cp "$BUILD/kbuild-demo/modules/ptp_vmclock.ko" "$BUILD/kbuild-demo/modules/ptp_kvm.ko" "$l2/modules/"
 fi
 install -m 0755 "$TOP/bench/e2e/l2-init" "$l2/init"
 install -m 0755 "$out/vmclock_guest" "$l2/vmclock_guest"
@@ -71,6 +77,7 @@ if [ "$variant" = debug ]; then
 	"$TOP/bench/kernel.sh" fast >&2
 	kernel=$BUILD/kbuild-fast/arch/x86/boot/bzImage
 fi
+[ "${E2E_GUEST:-}" != debian ] || kernel=$BUILD/kbuild-demo/vmlinuz
 cp "$kernel" "$root/e2e/bzImage"
 
 # QEMU 10, the firmware it loads for a -kernel boot of the pc machine, its libraries
