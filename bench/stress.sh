@@ -2,20 +2,25 @@
 # Issue 26's loop: bench/stress.sh [VARIANT [RUNS]]. The end-to-end test's E2E_ONLY=stress
 # (E2E_LOOP, 100, live migrations and snapshot restores in turn of a nested guest with
 # E2E_SMP, 2, vCPUs under ptp_kvm hypercall load) in RUNS (1) boots of the VARIANT
-# (fast, debug or base: the tree without the series) kernel, under OUTER_QEMU (system:
+# (fast, debug, base: the tree without the series, or demo: Debian's image with the
+# series' KVM modules, as a cold make demo has it) kernel, under OUTER_QEMU (system:
 # Debian's 7.2; debian10). Prints per run how many were done and whether the VM froze
-# (bench/watchdog.py); logs in build/stress-VARIANT-N.log. Kernels as for make check.
+# (bench/watchdog.py); logs in build/stress-VARIANT-OUTER-GUEST-N.log. Kernels as for make check.
 . "$(dirname "$0")/lib.sh"
 variant=${1:-fast} runs=${2:-1}
 export BENCH_TESTS=x86/vmclock_e2e E2E_ONLY=stress E2E_LOOP=${E2E_LOOP:-100} E2E_SMP=${E2E_SMP:-2}
 export E2E_LIMIT=${E2E_LIMIT:-$(( E2E_LOOP * 40 ))} BOOT_TIMEOUT=${BOOT_TIMEOUT:-$(( E2E_LOOP * 40 + 300 ))}
-"$TOP/bench/kernel.sh" "$variant"
+if [ "$variant" = demo ]; then
+	"$TOP/bench/demo-kernel.sh"   # Debian's image with the series' KVM modules, as make demo
+else
+	"$TOP/bench/kernel.sh" "$variant"
+fi
 [ "$variant" = fast ] || "$TOP/bench/kernel.sh" fast   # the nested guest's, and the headers
 "$TOP/bench/selftests.sh" fast
 "$TOP/bench/initramfs.sh" "$variant"
 frozen=0 done_runs=0
 for i in $(seq 1 "$runs"); do
-	logf=$BUILD/stress-$variant-$i.log
+	logf=$BUILD/stress-$variant-${OUTER_QEMU:-system}-${E2E_GUEST:-bench}-$i.log
 	"$TOP/bench/boot.sh" "$variant" "$logf" || true
 	res=$(grep -ao '^# ok 1 stress: .*\|^# not ok 1 stress: .*' "$logf" | head -n1)
 	fz=$(grep -a '^BENCH: FROZEN' "$logf" || true)
