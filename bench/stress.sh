@@ -22,9 +22,9 @@ frozen=0 done_runs=0
 for i in $(seq 1 "$runs"); do
 	logf=$BUILD/stress-$variant-${OUTER_QEMU:-system}-${E2E_GUEST:-bench}-$i.log
 	"$TOP/bench/boot.sh" "$variant" "$logf" || true
-	res=$(grep -ao '^# ok 1 stress: .*\|^# not ok 1 stress: .*' "$logf" | head -n1)
+	res=$(grep -ao '^# ok 1 stress: .*\|^# not ok 1 stress: .*' "$logf" | head -n1 || true)
 	fz=$(grep -a '^BENCH: FROZEN' "$logf" || true)
-	last=$(grep -ao '^# # \[stress [0-9]*/[0-9]*\] [A-Za-z]* after [0-9]* s' "$logf" | tail -n1)
+	last=$(grep -ao '^# # \[stress [0-9]*/[0-9]*\] [A-Za-z]* after [0-9]* s' "$logf" | tail -n1 || true)
 	echo "stress run $i ($variant, ${OUTER_QEMU:-system} outer QEMU): ${res:-no result}; last step: ${last:-none}${fz:+; $fz}"
 	[ -z "$fz" ] || { frozen=$((frozen + 1)); grep -a '^BENCH: frozen: ' "$logf" | grep -v '^BENCH: frozen: [A-Z][A-Z][A-Z]* *=' ; }
 	done_runs=$((done_runs + 1))
