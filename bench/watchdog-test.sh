@@ -22,3 +22,16 @@ else
 	sed 's/^/  /' "$d/log" >&2
 	die "watchdog self-test: exit $rc, registers $n_regs, APICs $n_apic, vCPU threads $n_thr, saved CPU states $n_hid (want 125, 2, 2, 2, 2)"
 fi
+# A QEMU that hangs itself (SIGSTOP: its monitor silent too) is stopped all the same.
+rc=0
+(sleep 2; pkill -STOP -f "^qemu-system-x86_64 .*$d/beat2") &
+FREEZE_SECS=3 FREEZE_BOOT_SECS=3 "$TOP/bench/watchdog.py" "$d/log2" "$d/beat2" "$d/mon2" 60 -- \
+	qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 128 -display none -no-reboot \
+	-serial stdio -serial "file:$d/beat2" -monitor "unix:$d/mon2,server=on,wait=off" || rc=$?
+wait
+if [ "$rc" = 125 ] && grep -q '^BENCH: frozen: saved state: none, the monitor does not answer' "$d/log2"; then
+	log "watchdog self-test: a stopped QEMU (no monitor) stopped as frozen too"
+else
+	sed 's/^/  /' "$d/log2" >&2
+	die "watchdog self-test: a stopped QEMU gave exit $rc"
+fi

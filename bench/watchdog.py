@@ -114,6 +114,8 @@ def hidden(mon, mig):
     interrupt requests), from the VM's state saved with "migrate" and read back by
     QEMU's scripts/analyze-migration.py. The VM stops for it: last."""
     lines = []
+    if hmp(mon, ["info status"])[0][0] == "monitor":
+        return ["saved state: none, the monitor does not answer"]
     hmp(mon, [f'migrate "exec:cat > {mig}"'])
     for _ in range(60):
         time.sleep(1)
