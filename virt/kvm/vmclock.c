@@ -32,9 +32,13 @@
  *    before the guest can read the new memory.
  *  - kvm_vmclock_update_all() queues a single global work, which walks
  *    vm_list under kvm_lock and queues the work of each VM with an active
- *    clock.  A VM leaves vm_list (under kvm_lock) before its work is
- *    cancelled in kvm_vmclock_destroy_vm(), so the works never hold a
- *    reference to a VM and never run after it is destroyed.
+ *    clock.  The works never hold a reference to a VM: what queues the
+ *    per-VM work either holds one (an ioctl, a vCPU), or is an MMU notifier
+ *    invalidation or the walk of vm_list.  kvm_destroy_vm() tears the
+ *    vmclock down, cancelling the work, only after the VM left vm_list and
+ *    its MMU notifier was unregistered (which waits for invalidations in
+ *    progress), so nothing can queue the work after it is cancelled, and
+ *    it never runs on a destroyed VM.
  *
  * A republication that would write the same page again, to a mapping that
  * is still valid, is skipped: no seq_count step, no statistic, no eventfd.
@@ -46,7 +50,9 @@
  * the value in the page (which may come from a migration source, or from
  * a snapshot) and the last value KVM wrote or the VMM passed with
  * KVM_VMCLOCK_FLAG_SET_SEQ_COUNT, as kvmclock continues from the version
- * in the guest's structure.
+ * in the guest's structure.  A value the VMM passes that is earlier than
+ * the last one is ignored, so that what KVM writes next is never lower,
+ * even in a page whose memory lost the old value.
  *
  * In USER mode, the clock is given by userspace in the host TSC domain and
  * kept in kvm->vmclock.cfg; kvm_arch_vmclock_fill_user() converts it into
@@ -63,7 +69,7 @@
 
 #include <linux/eventfd.h>
 #include <linux/kvm_host.h>
-#include <linux/jump_label.h>
+#include <linux/jump_label_ratelimit.h>
 #include <linux/kthread.h>
 #include <linux/sched/mm.h>
 #include <linux/string.h>
@@ -73,9 +79,12 @@
 
 /*
  * Enabled while some VM's vmclock is not OFF: the architecture's per-tick
- * work and the walk of vm_list are skipped otherwise.
+ * work and the walk of vm_list are skipped otherwise.  Any user of
+ * /dev/kvm can turn a clock on and off in a loop, so the key is disabled
+ * at most once a second (a deferred key, as KVM's Xen and local APIC keys),
+ * instead of patching kernel text at each call.
  */
-DEFINE_STATIC_KEY_FALSE(kvm_vmclock_key);
+DEFINE_STATIC_KEY_DEFERRED_FALSE(kvm_vmclock_key, HZ);
 
 /*
  * Flags of struct vmclock_abi that the VMM sets in kvm_vmclock.clock_flags
@@ -285,7 +294,7 @@ static void kvm_vmclock_retire(struct kvm *kvm, bool write_unreliable)
 	WRITE_ONCE(vc->mode, KVM_VMCLOCK_MODE_OFF);
 	vc->gpa = 0;
 	memset(&vc->clock, 0, sizeof(vc->clock));
-	static_branch_dec(&kvm_vmclock_key);
+	static_branch_slow_dec_deferred(&kvm_vmclock_key);
 }
 
 /*
@@ -496,11 +505,13 @@ void kvm_vmclock_update_all(void)
  * kvm_vmclock_cancel_update_all - wait for kvm_vmclock_update_all() work
  *
  * For module unload, after the architecture stopped calling
- * kvm_vmclock_update_all().
+ * kvm_vmclock_update_all() and all VMs are gone: also runs the deferred
+ * disable of the static key now.
  */
 void kvm_vmclock_cancel_update_all(void)
 {
 	cancel_work_sync(&kvm_vmclock_update_all_work);
+	static_key_deferred_flush(&kvm_vmclock_key);
 }
 
 /**
@@ -535,8 +546,11 @@ void kvm_vmclock_init_vm(struct kvm *kvm)
  * kvm_vmclock_destroy_vm - turn a VM's vmclock off for good
  * @kvm: the VM
  *
- * Called by kvm_destroy_vm() after the VM left vm_list and before vCPUs are
- * destroyed.  The page is not written: the VM is going away.
+ * Called by kvm_destroy_vm() after the VM left vm_list and its MMU notifier
+ * was unregistered, and before vCPUs are destroyed: the work cannot be
+ * queued by a walk of vm_list or an invalidation any more, and nothing may
+ * run on the VM's vmclock after this.  The page is not written: the VM is
+ * going away.
  */
 void kvm_vmclock_destroy_vm(struct kvm *kvm)
 {
@@ -584,7 +598,7 @@ static int kvm_vmclock_set_on(struct kvm *kvm, u32 mode, gpa_t gpa,
 	 * the architecture's timekeeping work starts from the same line.
 	 */
 	if (!same) {
-		static_branch_inc(&kvm_vmclock_key);
+		static_branch_inc(&kvm_vmclock_key.key);
 		kvm_vmclock_arm(vc, true);
 	}
 
@@ -641,7 +655,7 @@ static int kvm_vmclock_set_on(struct kvm *kvm, u32 mode, gpa_t gpa,
 fail:
 	vc->seq = old_seq;
 	if (!same) {
-		static_branch_dec(&kvm_vmclock_key);
+		static_branch_slow_dec_deferred(&kvm_vmclock_key);
 		kvm_vmclock_arm(vc, vc->mode != KVM_VMCLOCK_MODE_OFF);
 	}
 	return r;
@@ -727,6 +741,22 @@ static int kvm_vmclock_check(struct kvm *kvm, const struct kvm_vmclock *arg)
 }
 
 /**
+ * kvm_vmclock_seq_later - whether a seq_count the VMM passes is taken
+ * @seq: the seq_count passed with KVM_VMCLOCK_FLAG_SET_SEQ_COUNT
+ * @last: the last seq_count KVM wrote or was given, 0 if none yet
+ *
+ * seq_count never goes back, whatever KVM_SET_VMCLOCK gets: a value that
+ * is not later (modulo 2^32) than @last is ignored.  A VM that has none
+ * yet takes any, e.g. its migration source's.
+ *
+ * Return: true if @seq replaces @last.
+ */
+static bool kvm_vmclock_seq_later(u32 seq, u32 last)
+{
+	return !last || (s32)(seq - last) > 0;
+}
+
+/**
  * kvm_vm_ioctl_set_vmclock - KVM_SET_VMCLOCK
  * @kvm: the VM
  * @argp: struct kvm_vmclock, in
@@ -785,7 +815,8 @@ int kvm_vm_ioctl_set_vmclock(struct kvm *kvm, void __user *argp)
 	if (arg.flags & KVM_VMCLOCK_FLAG_BUMP_VM_GENERATION)
 		cfg.vm_generation_counter++;
 	seq = vc->seq;
-	if (arg.flags & KVM_VMCLOCK_FLAG_SET_SEQ_COUNT)
+	if ((arg.flags & KVM_VMCLOCK_FLAG_SET_SEQ_COUNT) &&
+	    kvm_vmclock_seq_later(arg.seq_count, seq))
 		seq = arg.seq_count;
 
 	if (arg.mode == KVM_VMCLOCK_MODE_OFF) {
@@ -794,8 +825,8 @@ int kvm_vm_ioctl_set_vmclock(struct kvm *kvm, void __user *argp)
 		vc->cfg.flags = 0;
 		vc->cfg.disruption_marker = cfg.disruption_marker;
 		vc->cfg.vm_generation_counter = cfg.vm_generation_counter;
-		/* After the final write: that is the last value written. */
-		if (arg.flags & KVM_VMCLOCK_FLAG_SET_SEQ_COUNT)
+		/* After the final write, which may have gone past @seq. */
+		if (kvm_vmclock_seq_later(seq, vc->seq))
 			vc->seq = seq;
 		r = 0;
 		goto out;
@@ -815,9 +846,11 @@ out:
  * kvm_vm_ioctl_get_vmclock - KVM_GET_VMCLOCK
  * @kvm: the VM
  * @argp: struct kvm_vmclock; in: user_clock and user_clock_size (a buffer
- *	  for a USER clock, or 0); out: input for KVM_SET_VMCLOCK
+ *	  for a USER clock, or 0), all other fields zero; out: input for
+ *	  KVM_SET_VMCLOCK on this VM
  *
- * Return: 0, or a negative error code.
+ * Return: 0, or a negative error code (-EINVAL if an input field other
+ * than the buffer is not zero).
  */
 int kvm_vm_ioctl_get_vmclock(struct kvm *kvm, void __user *argp)
 {
@@ -832,7 +865,11 @@ int kvm_vm_ioctl_get_vmclock(struct kvm *kvm, void __user *argp)
 		return -EFAULT;
 	uclock = arg.user_clock;
 	usize = arg.user_clock_size;
-	memset(&arg, 0, sizeof(arg));
+	/* Only the buffer is input: the rest is kept zero for future flags. */
+	arg.user_clock = 0;
+	arg.user_clock_size = 0;
+	if (memchr_inv(&arg, 0, sizeof(arg)))
+		return -EINVAL;
 
 	mutex_lock(&vc->lock);
 	arg.mode = vc->mode;

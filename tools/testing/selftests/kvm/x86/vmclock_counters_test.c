@@ -4,7 +4,8 @@
  * and vm_generation_counter across the walk-throughs of a live migration and
  * of a snapshot restore (with a guest reading all along), and the eventfd
  * KVM signals after each write of the page, counted against seq_count
- * steps.
+ * steps; and seq_count, which never goes back whatever KVM_SET_VMCLOCK
+ * gets.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -201,6 +202,73 @@ TEST(snapshot_restore)
 		    (unsigned long)clk.vm_generation_counter,
 		    (unsigned long)clk.disruption_marker);
 	kvm_vm_free(vm.vm);
+}
+
+static void seq_set(struct kvm_vm *vm, u32 mode, u64 gpa, u32 seq)
+{
+	struct kvm_vmclock vc = {
+		.mode = mode,
+		.gpa = gpa,
+		.flags = KVM_VMCLOCK_FLAG_SET_SEQ_COUNT,
+		.seq_count = seq,
+	};
+
+	vm_ioctl(vm, KVM_SET_VMCLOCK, &vc);
+}
+
+/*
+ * seq_count never goes back, whatever KVM_SET_VMCLOCK gets: a
+ * KVM_VMCLOCK_FLAG_SET_SEQ_COUNT below what KVM last wrote or was given,
+ * in OFF mode or at another address, does not lower what KVM writes next,
+ * even when the page's memory no longer holds the old value.
+ */
+TEST_F(vmclock, seq_count_never_back)
+{
+	struct vmclock_vm *v = &self->v;
+	struct kvm_vmclock vc;
+	struct vmclock_abi clk;
+	u32 high;
+
+	/* The guest has seen 1000 (e.g. on a migration source). */
+	seq_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA, 1000);
+	vmclock_page_read(v->page, &clk);
+	TEST_ASSERT(clk.seq_count > 1000, "page seq_count %u after SET 1000",
+		    clk.seq_count);
+	high = clk.seq_count;
+
+	/* OFF with a lower value: GET and the next write stay above. */
+	seq_set(v->vm, KVM_VMCLOCK_MODE_OFF, 0, 10);
+	vmclock_page_read(v->page, &clk);
+	high = clk.seq_count;
+	vmclock_get(v->vm, &vc);
+	TEST_ASSERT(vc.seq_count == high,
+		    "GET seq_count %u after SET_SEQ_COUNT 10 in OFF mode, want %u",
+		    vc.seq_count, high);
+
+	/* The page's memory lost the old value (e.g. it was remapped). */
+	memset(v->page, 0, VMCLOCK_PAGE_SIZE);
+	vmclock_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+	vmclock_page_read(v->page, &clk);
+	TEST_ASSERT((s32)(clk.seq_count - high) > 0,
+		    "page seq_count %u after OFF with SET_SEQ_COUNT 10, want above %u",
+		    clk.seq_count, high);
+	high = clk.seq_count;
+
+	/* At another address, with a lower value. */
+	memset(v->alt, 0, VMCLOCK_PAGE_SIZE);
+	seq_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_ALT_GPA, 4);
+	vmclock_page_read((struct vmclock_abi *)v->alt, &clk);
+	TEST_ASSERT((s32)(clk.seq_count - high) > 0,
+		    "new page seq_count %u after SET_SEQ_COUNT 4, want above %u",
+		    clk.seq_count, high);
+	high = clk.seq_count;
+
+	/* A higher value is taken. */
+	seq_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_ALT_GPA, high + 100);
+	vmclock_page_read((struct vmclock_abi *)v->alt, &clk);
+	TEST_ASSERT(clk.seq_count > high + 100,
+		    "page seq_count %u after SET_SEQ_COUNT %u", clk.seq_count,
+		    high + 100);
 }
 
 /* The eventfd is signalled once per publication, never for a rejected call. */

@@ -6,6 +6,13 @@
  * an active page, in every order of closing the VM, the vCPU and the
  * memory, on process exit, and under racing KVM_SET_VMCLOCK and memslot
  * changes, must leave no splat.
+ *
+ * destroy_under_invalidation: the last reference to a VM goes away while
+ * other threads munmap, mprotect and MADV_DONTNEED the page's memory
+ * (MMU notifier invalidations of the page), thousands of times.  Nothing
+ * may run on the VM after its vmclock is torn down: an invalidation that
+ * queued KVM's work after the teardown cancelled it would run it on a
+ * freed VM (a KASAN report on a debug kernel).
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -35,6 +42,9 @@
 #define RACE_ROUND_NS			(200 * 1000 * 1000LL)
 #define NR_DESTROY_VMS			100
 #define NR_EXIT_VMS			10
+#define NR_INVAL_VMS			3000
+#define INVAL_DURATION_NS		(40 * NSEC_PER_SEC)
+#define NR_INVAL_THREADS		3
 
 static int __vmclock_set(struct kvm_vm *vm, u32 mode, u64 gpa)
 {
@@ -292,6 +302,7 @@ static void *race_vmclock_ioctls(void *arg)
 			ra->nr_efault++;
 		else
 			ra->nr_ok++;
+		memset(&vc, 0, sizeof(vc));
 		r = ioctl(ra->vm_fd, KVM_GET_VMCLOCK, &vc);
 		TEST_ASSERT(!r, "racing GET: errno %d", errno);
 		if (!(i & 7)) {
@@ -353,6 +364,129 @@ TEST(race_teardown)
 	ksft_print_msg("%lu rounds, %lu memslot juggles, %lu SET ok, %lu SET -EFAULT\n",
 		       (unsigned long)nr_rounds, (unsigned long)nr_juggles,
 		       (unsigned long)ra.nr_ok, (unsigned long)ra.nr_efault);
+	vmclock_kmsg_assert_clean(kmsg);
+}
+
+/*
+ * The threads of destroy_under_invalidation: each one changes the host
+ * mapping of the current VM's page in its own way (an MMU notifier
+ * invalidation of it) until the round ends.  The page's address stays
+ * reserved for the test: munmap() is followed by mmap(MAP_FIXED_NOREPLACE).
+ */
+struct inval_args {
+	pthread_barrier_t start, end;
+	void *mem;
+	int op;
+	bool stop, done;
+	u64 nr_ops;
+};
+
+static void *inval_thread(void *arg)
+{
+	struct inval_args *ia = arg;
+	void *m;
+
+	for (;;) {
+		pthread_barrier_wait(&ia->start);
+		if (__atomic_load_n(&ia->done, __ATOMIC_ACQUIRE))
+			return NULL;
+		while (!__atomic_load_n(&ia->stop, __ATOMIC_ACQUIRE)) {
+			switch (ia->op) {
+			case 0:
+				mprotect(ia->mem, VMCLOCK_PAGE_SIZE, PROT_READ);
+				mprotect(ia->mem, VMCLOCK_PAGE_SIZE,
+					 PROT_READ | PROT_WRITE);
+				break;
+			case 1:
+				madvise(ia->mem, VMCLOCK_PAGE_SIZE, MADV_DONTNEED);
+				break;
+			default:
+				munmap(ia->mem, VMCLOCK_PAGE_SIZE);
+				m = mmap(ia->mem, VMCLOCK_PAGE_SIZE,
+					 PROT_READ | PROT_WRITE,
+					 MAP_PRIVATE | MAP_ANONYMOUS |
+					 MAP_FIXED_NOREPLACE, -1, 0);
+				TEST_ASSERT(m == ia->mem, "mmap the page again");
+				break;
+			}
+			__atomic_fetch_add(&ia->nr_ops, 1, __ATOMIC_RELAXED);
+		}
+		pthread_barrier_wait(&ia->end);
+	}
+}
+
+TEST_F_TIMEOUT(slow, destroy_under_invalidation, 300)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = 0,
+		.guest_phys_addr = VMCLOCK_GPA,
+		.memory_size = VMCLOCK_PAGE_SIZE,
+	};
+	struct kvm_vmclock vc = {
+		.mode = KVM_VMCLOCK_MODE_AUTO,
+		.gpa = VMCLOCK_GPA,
+	};
+	struct inval_args ia[NR_INVAL_THREADS];
+	pthread_t threads[NR_INVAL_THREADS];
+	int kvm_fd = open_kvm_dev_path_or_exit();
+	int kmsg = vmclock_kmsg_open();
+	u64 start = vmclock_now_ns(), nr_ops = 0;
+	int i, t, vm_fd, vcpu_fd;
+	void *mem;
+
+	for (t = 0; t < NR_INVAL_THREADS; t++) {
+		memset(&ia[t], 0, sizeof(ia[t]));
+		ia[t].op = t;
+		pthread_barrier_init(&ia[t].start, NULL, 2);
+		pthread_barrier_init(&ia[t].end, NULL, 2);
+		kvm_pthread_create(&threads[t], NULL, inval_thread, &ia[t]);
+	}
+
+	for (i = 0; i < NR_INVAL_VMS &&
+	     vmclock_now_ns() - start < INVAL_DURATION_NS; i++) {
+		vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+		TEST_ASSERT(vm_fd >= 0, "KVM_CREATE_VM, errno %d", errno);
+		mem = mmap(NULL, VMCLOCK_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		TEST_ASSERT(mem != MAP_FAILED, "mmap");
+		region.userspace_addr = (unsigned long)mem;
+		TEST_ASSERT(!ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region),
+			    "KVM_SET_USER_MEMORY_REGION, errno %d", errno);
+		vcpu_fd = -1;
+		if (i & 1) {
+			vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
+			TEST_ASSERT(vcpu_fd >= 0, "KVM_CREATE_VCPU, errno %d", errno);
+		}
+		TEST_ASSERT(!ioctl(vm_fd, KVM_SET_VMCLOCK, &vc),
+			    "KVM_SET_VMCLOCK, errno %d", errno);
+
+		/* The threads change the page's mapping; the VM goes away. */
+		for (t = 0; t < NR_INVAL_THREADS; t++) {
+			ia[t].mem = mem;
+			__atomic_store_n(&ia[t].stop, false, __ATOMIC_RELEASE);
+			pthread_barrier_wait(&ia[t].start);
+		}
+		usleep(i % 7 * 100);
+		if (vcpu_fd >= 0)
+			close(vcpu_fd);
+		close(vm_fd);
+		for (t = 0; t < NR_INVAL_THREADS; t++) {
+			__atomic_store_n(&ia[t].stop, true, __ATOMIC_RELEASE);
+			pthread_barrier_wait(&ia[t].end);
+		}
+		munmap(mem, VMCLOCK_PAGE_SIZE);
+	}
+
+	for (t = 0; t < NR_INVAL_THREADS; t++) {
+		__atomic_store_n(&ia[t].done, true, __ATOMIC_RELEASE);
+		pthread_barrier_wait(&ia[t].start);
+		pthread_join(threads[t], NULL);
+		nr_ops += ia[t].nr_ops;
+	}
+	close(kvm_fd);
+	ksft_print_msg("%d VMs destroyed under %lu changes of the page's mapping in %lu ms\n",
+		       i, (unsigned long)nr_ops,
+		       (unsigned long)((vmclock_now_ns() - start) / 1000000));
 	vmclock_kmsg_assert_clean(kmsg);
 }
 

@@ -4,7 +4,14 @@
  * flag, reserved field, counter without its flag, address and USER clock
  * argument in AUTO and OFF mode is rejected with the right errno, and
  * changes nothing: neither the live page, nor the target page, nor what
- * KVM_GET_VMCLOCK returns.
+ * KVM_GET_VMCLOCK returns.  KVM_GET_VMCLOCK reads only its buffer for a
+ * USER clock: any other non-zero byte of its input is rejected with EINVAL,
+ * so that input flags can be added to it later.
+ *
+ * auto_off_loop: any /dev/kvm user can turn a clock on and off in a loop;
+ * that must not patch kernel text at each call (KVM's static key is
+ * deferred and rate-limited).  Counted with perf's PERF_RECORD_TEXT_POKE;
+ * skipped on a kernel without jump labels, which patches nothing.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -14,12 +21,14 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/timex.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <asm/barrier.h>
+#include <linux/perf_event.h>
 #include <linux/vmclock-abi.h>
 
 #include "kvm_test_harness.h"
@@ -266,6 +275,110 @@ TEST_F(vmclock, bad_clock_every_byte)
 	vmclock_assert_state(v->vm, KVM_VMCLOCK_MODE_OFF, 0);
 	TEST_ASSERT(!memcmp(alt_snap, v->alt, sizeof(alt_snap)),
 		    "target page modified");
+}
+
+/*
+ * KVM_GET_VMCLOCK: every byte of the input other than user_clock and
+ * user_clock_size must be zero (EINVAL otherwise, nothing written back);
+ * the buffer fields alone are accepted, in every mode.
+ */
+TEST_F(vmclock, get_rejects_input)
+{
+	struct vmclock_vm *v = &self->v;
+	const size_t buf = offsetof(struct kvm_vmclock, user_clock);
+	const size_t buf_end = offsetof(struct kvm_vmclock, pad);
+	struct vmclock_abi clk;
+	struct kvm_vmclock vc, copy;
+	struct tsc_xform x;
+	int pass, r;
+	size_t i;
+
+	for (pass = 0; pass < 2; pass++) {
+		if (pass)
+			vmclock_vm_enable(v, &x);
+		for (i = 0; i < sizeof(vc); i++) {
+			if (i >= buf && i < buf_end)
+				continue;
+			memset(&vc, 0, sizeof(vc));
+			((u8 *)&vc)[i] = 0x01;
+			copy = vc;
+			r = __vm_ioctl(v->vm, KVM_GET_VMCLOCK, &vc);
+			TEST_ASSERT(r == -1 && errno == EINVAL,
+				    "KVM_GET_VMCLOCK with byte %zu of the input set: %d errno %d, want EINVAL",
+				    i, r, errno);
+			TEST_ASSERT(!memcmp(&vc, &copy, sizeof(vc)),
+				    "rejected KVM_GET_VMCLOCK wrote its output");
+		}
+		/* The buffer alone is input, also outside USER mode. */
+		memset(&vc, 0, sizeof(vc));
+		vc.user_clock = (unsigned long)&clk;
+		vc.user_clock_size = sizeof(clk);
+		vm_ioctl(v->vm, KVM_GET_VMCLOCK, &vc);
+		TEST_ASSERT_EQ(vc.mode, pass ? KVM_VMCLOCK_MODE_AUTO : KVM_VMCLOCK_MODE_OFF);
+	}
+}
+
+#define NR_AUTO_OFF	200
+#define POKE_PAGES	64
+
+/* PERF_RECORD_TEXT_POKE records in @ring since it was opened. */
+static int text_pokes(void *ring)
+{
+	struct perf_event_mmap_page *mp = ring;
+	u64 head = READ_ONCE(mp->data_head), pos;
+	const u8 *data = (u8 *)ring + getpagesize();
+	const u64 size = POKE_PAGES * getpagesize();
+	struct perf_event_header h;
+	int n = 0;
+
+	/* The records before data_head are written before it. */
+	rmb();
+	TEST_ASSERT(head < size, "perf ring full");
+	for (pos = 0; pos < head; pos += h.size) {
+		memcpy(&h, data + pos, sizeof(h));
+		TEST_ASSERT(h.size, "empty perf record");
+		n += h.type == PERF_RECORD_TEXT_POKE;
+	}
+	return n;
+}
+
+TEST_F(vmclock, auto_off_loop)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_SW_DUMMY,
+		.text_poke = 1,
+	};
+	struct vmclock_vm *v = &self->v;
+	u64 start;
+	void *ring;
+	int fd, i, n;
+
+	fd = syscall(__NR_perf_event_open, &attr, 0, -1, -1, 0);
+	if (fd < 0)
+		SKIP(return, "perf_event_open(text_poke): errno %d", errno);
+	ring = mmap(NULL, (POKE_PAGES + 1) * getpagesize(),
+		    PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	TEST_ASSERT(ring != MAP_FAILED, "mmap the perf ring");
+
+	start = vmclock_now_ns();
+	for (i = 0; i < NR_AUTO_OFF; i++) {
+		vmclock_set(v->vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+		vmclock_set(v->vm, KVM_VMCLOCK_MODE_OFF, 0);
+	}
+	n = text_pokes(ring);
+	ksft_print_msg("%d AUTO/OFF calls in %lu ms: %d text pokes\n",
+		       2 * NR_AUTO_OFF,
+		       (unsigned long)((vmclock_now_ns() - start) / 1000000), n);
+	munmap(ring, (POKE_PAGES + 1) * getpagesize());
+	close(fd);
+	if (!n)
+		SKIP(return, "no kernel text patched (no jump labels)");
+	/* At most an enable per second; one per call without a deferred key. */
+	TEST_ASSERT(n < NR_AUTO_OFF / 2,
+		    "%d text pokes for %d AUTO/OFF calls: the static key flips at each call",
+		    n, 2 * NR_AUTO_OFF);
 }
 
 int main(int argc, char *argv[])
