@@ -47,11 +47,16 @@ esac
 log "outer emulator: $("${outer[0]}" --version | head -n1)"
 # The second serial line carries bench/init's heartbeat, the monitor socket the state of
 # a frozen VM: bench/watchdog.py stops QEMU after FREEZE_SECS (60) without either line.
+# A thread per vCPU (MTTCG): its one known fault here, code that another vCPU has just
+# patched run as it was (a static key's int3 after its patch: bench/keyflip.sh), needs
+# kernel text patched at run time, which the bench kernel never does (no CONFIG_JUMP_LABEL).
+# One thread for both (OUTER_ACCEL=tcg,thread=single) breaks 2-vCPU nested guests instead.
+# OUTER_SMP: the number of vCPUs. Both for A/B runs (docs/bench.md).
 beat=$logf.beat mon=$BUILD/monitor-$variant.sock
 rm -f "$beat" "$mon"
 rc=0
-"$TOP/bench/watchdog.py" "$logf" "$beat" "$mon" "$limit" -- "${outer[@]}" -accel tcg -cpu "$cpu" \
-	-smp 2 -m 2048 -name bench,debug-threads=on -display none -no-reboot -kernel "$kernel" \
+"$TOP/bench/watchdog.py" "$logf" "$beat" "$mon" "$limit" -- "${outer[@]}" -accel "${OUTER_ACCEL:-tcg}" -cpu "$cpu" \
+	-smp "${OUTER_SMP:-2}" -m 2048 -name bench,debug-threads=on -display none -no-reboot -kernel "$kernel" \
 	-initrd "${INITRD:-$BUILD/initrd.gz}" -append "$append" -serial stdio -serial "file:$beat" \
 	-monitor "unix:$mon,server=on,wait=off" || rc=$?
 case $rc in

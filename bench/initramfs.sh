@@ -16,6 +16,8 @@ done
 install -m 0755 "$TOP/bench/init" "$root/init"
 # The NTP daemon stand-in of bench/init (static: no libraries to copy)
 gcc -O2 -Wall -static -o "$root/bin/ntp-sync" "$TOP/bench/ntp-sync.c"
+# Issue 26's minimal reproducer (bench.keyflip=N)
+gcc -O2 -Wall -static -o "$root/bin/keyflip" "$TOP/bench/keyflip.c"
 if [ "$variant" = demo ]; then
 	echo x86/vmclock_e2e >"$root/tests.conf"
 	mkdir -p "$root/modules"

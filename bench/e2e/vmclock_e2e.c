@@ -533,7 +533,21 @@ static bool vmm_start(struct l2 *l, int slot, const char *vmclock,
 	m->con = out[0];
 	m->alive = true;
 	if (!qmp_connect(l, m)) {
-		ksft_print_msg("QEMU in slot %d: no QMP\n", slot);
+		int status = 0;
+		pid_t r;
+
+		/* its own words, if any, as "L2:" lines */
+		pump(l, 100);
+		vmm_console(l, m, true);
+		r = waitpid(m->pid, &status, WNOHANG);
+		if (r == m->pid) {
+			m->pid = 0;
+			ksft_print_msg("QEMU in slot %d: no QMP; it exited (status 0x%x) after %llu ms\n",
+				       slot, status, (unsigned long long)(mono_ms() - m->t_start));
+		} else {
+			ksft_print_msg("QEMU in slot %d: no QMP after %llu ms; still running\n",
+				       slot, (unsigned long long)(mono_ms() - m->t_start));
+		}
 		return false;
 	}
 	return true;
