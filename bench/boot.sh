@@ -49,7 +49,8 @@ log "outer emulator: $("${outer[0]}" --version | head -n1)"
 # a frozen VM: bench/watchdog.py stops QEMU after FREEZE_SECS (60) without either line.
 # A thread per vCPU (MTTCG): its one known fault here, code that another vCPU has just
 # patched run as it was (a static key's int3 after its patch: bench/keyflip.sh), needs
-# kernel text patched at run time, which the bench kernel never does (no CONFIG_JUMP_LABEL).
+# kernel text patched at run time: the fast kernel never does (no CONFIG_JUMP_LABEL, no
+# tracepoints), the debug kernel only while a test turns a tracepoint on (static calls).
 # One thread for both (OUTER_ACCEL=tcg,thread=single) breaks 2-vCPU nested guests instead.
 # OUTER_SMP: the number of vCPUs. Both for A/B runs (docs/bench.md).
 beat=$logf.beat mon=$BUILD/monitor-$variant.sock
