@@ -1058,6 +1058,16 @@ static bool live_migrate(struct l2 *l, const struct facts *f, const char *vmcloc
 		       name, lv->g.status, lv->g.total, lv->g.downtime,
 		       lv->ph.readings, lv->ph.in, lv->ph.failed, lv->ph.garbled,
 		       lv->ph.win_max_ms, lv->ofs_src, lv->ofs_dst);
+	if (!lv->ok) {
+		int status = 0;
+		pid_t r = lv->g.dst->pid ? waitpid(lv->g.dst->pid, &status, WNOHANG) : -1;
+
+		ksft_print_msg("%s not done: migration %s, %d readings answered by B (want 3), B's QEMU %s (status 0x%x)\n",
+			       name, lv->g.failed ? "failed" : lv->g.done ? "completed" : "not completed",
+			       after, r == lv->g.dst->pid ? "exited" : r ? "gone" : "running", status);
+		if (r == lv->g.dst->pid)
+			lv->g.dst->pid = 0;
+	}
 	vmm_quit(l, lv->g.src);
 	l->migrations++;
 	return lv->ok;
