@@ -91,6 +91,7 @@ struct vmm {
 	size_t conlen, serlen, qmplen;
 	u64 ser_when;		/* CLOCK_REALTIME of the last serial read */
 	u64 resume_ns;		/* its last QMP RESUME event (CLOCK_REALTIME) */
+	char stop[160];		/* its last SHUTDOWN, RESET or GUEST_PANICKED event */
 	u64 t_start;
 };
 
@@ -215,6 +216,12 @@ static void qmp_event(struct vmm *m, const char *line)
 	const char *p;
 	long long s, us;
 
+	if (strstr(line, "\"SHUTDOWN\"") || strstr(line, "\"RESET\"") ||
+	    strstr(line, "\"GUEST_PANICKED\"")) {
+		p = strstr(line, "\"event\"");
+		snprintf(m->stop, sizeof(m->stop), "%s", p ? p : line);
+		return;
+	}
 	if (!strstr(line, "\"RESUME\""))
 		return;
 	p = strstr(line, "\"seconds\":");
@@ -1062,9 +1069,11 @@ static bool live_migrate(struct l2 *l, const struct facts *f, const char *vmcloc
 		int status = 0;
 		pid_t r = lv->g.dst->pid ? waitpid(lv->g.dst->pid, &status, WNOHANG) : -1;
 
-		ksft_print_msg("%s not done: migration %s, %d readings answered by B (want 3), B's QEMU %s (status 0x%x)\n",
+		qmp_events(lv->g.dst);
+		ksft_print_msg("%s not done: migration %s, %d readings answered by B (want 3), B's QEMU %s (status 0x%x), its last stop event: %s\n",
 			       name, lv->g.failed ? "failed" : lv->g.done ? "completed" : "not completed",
-			       after, r == lv->g.dst->pid ? "exited" : r ? "gone" : "running", status);
+			       after, r == lv->g.dst->pid ? "exited" : r ? "gone" : "running", status,
+			       lv->g.dst->stop[0] ? lv->g.dst->stop : "none");
 		if (r == lv->g.dst->pid)
 			lv->g.dst->pid = 0;
 	}
@@ -1123,7 +1132,10 @@ static bool snapshot_restore(struct l2 *l, const struct facts *f,
 		pump(l, 50);
 	}
 	if (!g.done || g.failed) {
-		ksft_print_msg("%s save: %s\n", name, g.status);
+		pump(l, 100);
+		qmp_events(g.src);
+		ksft_print_msg("%s save: %s; the source's last stop event: %s\n", name, g.status,
+			       g.src->stop[0] ? g.src->stop : "none");
 		return false;
 	}
 	vmm_quit(l, g.src);
