@@ -1070,10 +1070,12 @@ static bool live_migrate(struct l2 *l, const struct facts *f, const char *vmcloc
 		pid_t r = lv->g.dst->pid ? waitpid(lv->g.dst->pid, &status, WNOHANG) : -1;
 
 		qmp_events(lv->g.dst);
-		ksft_print_msg("%s not done: migration %s, %d readings answered by B (want 3), B's QEMU %s (status 0x%x), its last stop event: %s\n",
+		qmp_events(lv->g.src);
+		ksft_print_msg("%s not done: migration %s, %d readings answered by B (want 3), B's QEMU %s (status 0x%x), its last stop event: %s; A's: %s\n",
 			       name, lv->g.failed ? "failed" : lv->g.done ? "completed" : "not completed",
 			       after, r == lv->g.dst->pid ? "exited" : r ? "gone" : "running", status,
-			       lv->g.dst->stop[0] ? lv->g.dst->stop : "none");
+			       lv->g.dst->stop[0] ? lv->g.dst->stop : "none",
+			       lv->g.src->stop[0] ? lv->g.src->stop : "none");
 		if (r == lv->g.dst->pid)
 			lv->g.dst->pid = 0;
 	}
