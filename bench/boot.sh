@@ -25,6 +25,10 @@ append="console=ttyS0 panic=-1 tsc=reliable oops=panic kvm.tsc_tolerance_ppm=500
 [ -z "${E2E_LOOP:-}" ] || append+=" e2e.loop=$E2E_LOOP"
 [ -z "${E2E_SMP:-}" ] || append+=" e2e.smp=$E2E_SMP"
 [ -z "${E2E_LIMIT:-}" ] || append+=" e2e.limit=$E2E_LIMIT"
+# E2E_DEVICE: the stress loop's device, "none" or its options (e.g. kvm=off);
+# E2E_MIGONLY=1: live migrations only.
+[ -z "${E2E_DEVICE:-}" ] || append+=" e2e.device=$E2E_DEVICE"
+[ -z "${E2E_MIGONLY:-}" ] || append+=" e2e.migonly=$E2E_MIGONLY"
 log "booting $variant kernel (timeout ${limit}s), log in $logf"
 start=$(date +%s)
 # The debug kernel (KASAN) runs without LA57: upstream 7.3.4's identify_cpu() clears

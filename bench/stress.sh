@@ -4,8 +4,10 @@
 # E2E_SMP, 2, vCPUs under ptp_kvm hypercall load) in RUNS (1) boots of the VARIANT
 # (fast, debug, base: the tree without the series, or demo: Debian's image with the
 # series' KVM modules, as a cold make demo has it) kernel, under OUTER_QEMU (system:
-# Debian's 7.2; debian10). Prints per run how many were done and whether the VM froze
-# (bench/watchdog.py); logs in build/stress-VARIANT-OUTER-GUEST-N.log. Kernels as for make check.
+# Debian's 7.2; debian10), with E2E_DEVICE (none, or the device's options, e.g. kvm=off),
+# E2E_MIGONLY=1 for live migrations only.
+# Prints per run how many were done and whether the VM froze (bench/watchdog.py); logs in
+# build/stress-VARIANT-OUTER-GUEST[-DEVICE][-mig]-N.log. Kernels as for make check.
 . "$(dirname "$0")/lib.sh"
 variant=${1:-fast} runs=${2:-1}
 export BENCH_TESTS=x86/vmclock_e2e E2E_ONLY=stress E2E_LOOP=${E2E_LOOP:-100} E2E_SMP=${E2E_SMP:-2}
@@ -20,7 +22,7 @@ fi
 "$TOP/bench/initramfs.sh" "$variant"
 frozen=0 done_runs=0
 for i in $(seq 1 "$runs"); do
-	logf=$BUILD/stress-$variant-${OUTER_QEMU:-system}-${E2E_GUEST:-bench}-$i.log
+	logf=$BUILD/stress-$variant-${OUTER_QEMU:-system}-${E2E_GUEST:-bench}${E2E_DEVICE:+-${E2E_DEVICE//[=,]/-}}${E2E_MIGONLY:+-mig}-$i.log
 	"$TOP/bench/boot.sh" "$variant" "$logf" || true
 	res=$(grep -ao '^# ok 1 stress: .*\|^# not ok 1 stress: .*' "$logf" | head -n1 || true)
 	fz=$(grep -a '^BENCH: FROZEN' "$logf" || true)

@@ -1882,10 +1882,13 @@ static void leap_run(void)
  * load ('h': chronyd and a reader on ptp_kvm's clock).  The bench's
  * watchdog (bench/watchdog.py) catches a bench VM that freezes on the way.
  * The device only where KVM has the capability: the base tree runs it too.
+ * E2E_DEVICE: "none" for no device, else its options (e.g. "kvm=off").
+ * E2E_MIGONLY=1: live migrations only.
  */
 static void stress_run(void)
 {
 	int loops = env_int("E2E_LOOP", 100), pause = env_int("E2E_PAUSE", 1);
+	bool mig_only = env_int("E2E_MIGONLY", 0);
 	int i, n, mig = 0, res = 0, done = 0;
 	long long dt_max = 0;
 	struct restore rs;
@@ -1894,13 +1897,17 @@ static void stress_run(void)
 	struct snap s = {};
 	struct live lv;
 	struct l2 l = {};
+	const char *dev = getenv("E2E_DEVICE") ? getenv("E2E_DEVICE") : "";
 	u64 t0 = mono_ms();
 	bool ok;
 
-	l.vmclock = kvm_has_cap(KVM_CAP_VMCLOCK);
-	ksft_print_msg("stress: %d live migrations and restores in turn, a nested guest with %s vCPUs, %s, chronyd and a 20 Hz reader on ptp_kvm's clock\n",
-		       loops, l2_smp, l.vmclock ? "-device vmclock" : "no vmclock device (no KVM_CAP_VMCLOCK)");
-	ok = vmm_start(&l, 0, l.vmclock ? "" : NULL, NULL, NULL) &&
+	l.vmclock = kvm_has_cap(KVM_CAP_VMCLOCK) && strcmp(dev, "none");
+	if (!l.vmclock)
+		dev = NULL;
+	ksft_print_msg("stress: %d live migrations and restores in turn, a nested guest with %s vCPUs, %s%s%s, chronyd and a 20 Hz reader on ptp_kvm's clock\n",
+		       loops, l2_smp, l.vmclock ? "-device vmclock" : "no vmclock device",
+		       dev && *dev ? "," : "", dev ? dev : "");
+	ok = vmm_start(&l, 0, dev, NULL, NULL) &&
 	     l2_facts(&l, &f, &s) && l2_simple(&l, 'h', lines, 4, &n);
 	for (i = 0; ok && i < n; i++)
 		ksft_print_msg("guest: %s\n", lines[i]);
@@ -1908,13 +1915,12 @@ static void stress_run(void)
 		char name[48];
 
 		snprintf(name, sizeof(name), "[stress %d/%d]", i + 1, loops);
-		if (i % 2) {
-			ok = snapshot_restore(&l, &f, l.vmclock ? "" : NULL, NULL,
-					      name, pause, &rs);
+		if (i % 2 && !mig_only) {
+			ok = snapshot_restore(&l, &f, dev, NULL, name, pause,
+					      &rs);
 			res += ok;
 		} else {
-			ok = live_migrate(&l, &f, l.vmclock ? "" : NULL, name, &lv,
-					  true);
+			ok = live_migrate(&l, &f, dev, name, &lv, true);
 			mig += ok;
 			dt_max = max(dt_max, lv.g.downtime);
 		}
