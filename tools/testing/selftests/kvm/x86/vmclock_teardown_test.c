@@ -185,7 +185,7 @@ TEST_F(vmclock, quiet_invalidations)
 
 	TEST_ASSERT(efd >= 0, "eventfd");
 	vmclock_user_clock_now(v->vm, &h);
-	vmclock_user_set(v->vm, 0, efd, &h);
+	vmclock_user_set(v->vm, KVM_VMCLOCK_FLAG_EVENTFD, efd, &h);
 	vmclock_guest_sample(v->vcpu[0], &s);
 	usleep(50 * 1000);
 	vmclock_efd_read(efd);
