@@ -40,8 +40,11 @@
  *    progress), so nothing can queue the work after it is cancelled, and
  *    it never runs on a destroyed VM.
  *
- * A republication that would write the same page again, to a mapping that
- * is still valid, is skipped: no seq_count step, no statistic, no eventfd.
+ * A republication that would write the same page again, into memory that
+ * still holds it, is skipped: no seq_count step, no statistic, no eventfd.
+ * So an invalidation or memslot change that moved or changed nothing (dirty
+ * logging, mprotect, NUMA balancing, a migrated page) costs the guest
+ * nothing.
  * Each write of the page counts in the VM's vmclock_updates statistic and
  * fires the kvm_vmclock_update tracepoint, and signals the VM's eventfd if
  * one is attached (KVM_VMCLOCK_FLAG_EVENTFD).
@@ -212,8 +215,7 @@ static int kvm_vmclock_refresh_borrow_mm(struct kvm *kvm,
  * Write @clk to the page mapped by @gpc, refreshing the cache if needed,
  * then signal @eventfd (if not NULL): the page has a new even seq_count.
  * With @skip_same, nothing is done if @clk is vc->clock but for seq_count
- * and the page is still the one KVM last wrote (a memslot change that did
- * not move it, for example, only needs the cache refreshed).
+ * and the memory still holds vc->clock, wherever it now is.
  * Process context, kvm->vmclock.lock held.
  *
  * Return: 0 if the page was written, 1 if it was skipped, or an error if
@@ -241,15 +243,14 @@ static int kvm_vmclock_write(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
 	}
 
 	clk->seq_count = vc->clock.seq_count;
-	if (skip_same && gpc->pfn == vc->pfn &&
-	    !memcmp(clk, &vc->clock, sizeof(*clk))) {
+	if (skip_same && !memcmp(clk, &vc->clock, sizeof(*clk)) &&
+	    !memcmp(gpc->khva, &vc->clock, sizeof(*clk))) {
 		read_unlock(&gpc->lock);
 		r = 1;
 		goto out;
 	}
 
 	kvm_vmclock_write_page(vc, gpc, clk, full_page);
-	vc->pfn = gpc->pfn;
 	read_unlock(&gpc->lock);
 
 	++kvm->stat.generic.vmclock_updates;
@@ -305,11 +306,8 @@ static void kvm_vmclock_sync(struct kvm *kvm)
 {
 	struct kvm_vmclock_state *vc = &kvm->vmclock;
 	struct vmclock_abi clk;
-	bool force;
 
 	mutex_lock(&vc->lock);
-	/* A repair is a write even of the same page: its memory may be new. */
-	force = xchg(&vc->repair, false);
 	if (vc->mode == KVM_VMCLOCK_MODE_OFF)
 		goto out;
 
@@ -323,7 +321,7 @@ static void kvm_vmclock_sync(struct kvm *kvm)
 	 * If the page is gone (e.g. its memslot was deleted), the memslot
 	 * change that brings it back republishes it.
 	 */
-	if (!kvm_vmclock_write(kvm, &vc->gpc[vc->cur], &clk, false, !force,
+	if (!kvm_vmclock_write(kvm, &vc->gpc[vc->cur], &clk, false, true,
 			       vc->eventfd))
 		vc->clock = clk;
 out:
@@ -403,11 +401,17 @@ void kvm_vmclock_vcpu_sync(struct kvm_vcpu *vcpu)
 	kvm_vcpu_srcu_read_lock(vcpu);
 }
 
-/* The page's mapping or memslot changed: rewrite it before entry. */
+/*
+ * The page's mapping or memslot changed: check it before entry.  No kick:
+ * a vCPU in the guest reaches the new memory only through a fault, an exit.
+ */
 static void kvm_vmclock_repair(struct kvm *kvm)
 {
-	WRITE_ONCE(kvm->vmclock.repair, true);
-	kvm_make_all_cpus_request(kvm, KVM_REQ_VMCLOCK_UPDATE);
+	struct kvm_vcpu *vcpu;
+	unsigned long i;
+
+	kvm_for_each_vcpu(i, vcpu, kvm)
+		kvm_make_request(KVM_REQ_VMCLOCK_UPDATE, vcpu);
 	kvm_vmclock_update(kvm);
 }
 
@@ -419,8 +423,8 @@ static void kvm_vmclock_repair(struct kvm *kvm)
  *
  * Called from the MMU notifier's invalidate_range_start, after the pfn
  * caches were invalidated.  If the page is in the range, every vCPU
- * rewrites it before it enters the guest again: a vCPU can only read the
- * new memory after a fault, which is an exit.
+ * checks it, and rewrites it if its memory changed, before it enters the
+ * guest again: a vCPU can only read the new memory after a fault.
  */
 void kvm_vmclock_invalidate(struct kvm *kvm, unsigned long start,
 			    unsigned long end)
@@ -451,8 +455,8 @@ static bool kvm_vmclock_in_slot(const struct kvm_memory_slot *slot, gfn_t gfn)
  *
  * Called after a memslot was created, deleted, moved or had its flags
  * changed.  If the page was or is in it, it may have gone, or come back
- * with other memory (a move back, a new slot): every vCPU rewrites it
- * before it enters the guest again.
+ * with other memory (a move back, a new slot): every vCPU checks it before
+ * it enters the guest again.
  */
 void kvm_vmclock_memslots_changed(struct kvm *kvm,
 				  const struct kvm_memory_slot *old,

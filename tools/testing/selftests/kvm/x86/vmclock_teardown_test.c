@@ -7,6 +7,8 @@
  * memory, on process exit, and under racing KVM_SET_VMCLOCK and memslot
  * changes, must leave no splat.
  *
+ * Invalidations that change nothing must cost the guest nothing.
+ *
  * destroy_under_invalidation: the last reference to a VM goes away while
  * other threads munmap, mprotect and MADV_DONTNEED the page's memory
  * (MMU notifier invalidations of the page), thousands of times.  Nothing
@@ -45,6 +47,7 @@
 #define NR_INVAL_VMS			3000
 #define INVAL_DURATION_NS		(40 * NSEC_PER_SEC)
 #define NR_INVAL_THREADS		3
+#define NR_QUIET_ROUNDS			1000
 
 static int __vmclock_set(struct kvm_vm *vm, u32 mode, u64 gpa)
 {
@@ -161,6 +164,56 @@ TEST_F(vmclock, hva_remap)
 
 	assert_repaired(v, v->page, &x, "remapped");
 	vmclock_kmsg_assert_clean(kmsg);
+}
+
+/*
+ * Invalidations that change neither the page's memory nor what it says:
+ * dirty logging turned on and off in its memslot, as at the start and end
+ * of every migration, and mprotect round trips of its host mapping.  The
+ * guest, which reads the page between them, must see nothing: no seq_count
+ * step, no eventfd signal, no write.
+ */
+TEST_F(vmclock, quiet_invalidations)
+{
+	struct vmclock_vm *v = &self->v;
+	int efd = eventfd(0, EFD_NONBLOCK), kmsg = vmclock_kmsg_open();
+	struct vmclock_guest_sample s;
+	struct vmclock_abi h;
+	u64 updates;
+	u32 seq;
+	int i;
+
+	TEST_ASSERT(efd >= 0, "eventfd");
+	vmclock_user_clock_now(v->vm, &h);
+	vmclock_user_set(v->vm, KVM_VMCLOCK_FLAG_EVENTFD, efd, &h);
+	vmclock_guest_sample(v->vcpu[0], &s);
+	usleep(50 * 1000);
+	vmclock_efd_read(efd);
+	seq = READ_ONCE(v->page->seq_count);
+	updates = vmclock_updates(v->vm);
+
+	for (i = 0; i < NR_QUIET_ROUNDS; i++) {
+		vm_mem_region_set_flags(v->vm, VMCLOCK_SLOT,
+					KVM_MEM_LOG_DIRTY_PAGES);
+		vm_mem_region_set_flags(v->vm, VMCLOCK_SLOT, 0);
+		TEST_ASSERT(!mprotect(v->page, VMCLOCK_PAGE_SIZE, PROT_READ) &&
+			    !mprotect(v->page, VMCLOCK_PAGE_SIZE,
+				      PROT_READ | PROT_WRITE), "mprotect");
+		if (!(i % 100))
+			vmclock_guest_sample(v->vcpu[0], &s);
+	}
+	vmclock_guest_sample(v->vcpu[0], &s);
+	usleep(50 * 1000);
+
+	TEST_ASSERT(vmclock_status_reliable(s.status),
+		    "the guest's last reading: status %u", s.status);
+	TEST_ASSERT(READ_ONCE(v->page->seq_count) == seq &&
+		    vmclock_updates(v->vm) == updates && !vmclock_efd_read(efd),
+		    "%d dirty-log toggles and mprotect round trips: seq_count %u -> %u, %lu writes",
+		    NR_QUIET_ROUNDS, seq, READ_ONCE(v->page->seq_count),
+		    (unsigned long)(vmclock_updates(v->vm) - updates));
+	vmclock_kmsg_assert_clean(kmsg);
+	close(efd);
 }
 
 /* For tests that need more than the default 30 s on a debug kernel */
