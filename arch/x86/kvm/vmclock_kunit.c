@@ -255,6 +255,56 @@ static void vmclock_rejects_bad_params(struct kunit *test)
  * USER mode: a clock given in the host TSC domain, with error rates and the
  * other fields userspace sets, converted into the guest domain.
  */
+/*
+ * The TSC migration algorithm of devices/vcpu.rst (KVM_VCPU_TSC_SCALE) from
+ * an unscaled 2.6 GHz host to a 2.1 GHz host, up for 10 days, that scales
+ * the guest's TSC to 2.6 GHz: the guest's page there goes on from where the
+ * source's left it, plus the time elapsed.  The algorithm without scaling
+ * moves the guest's TSC by about 46 hours.
+ */
+static void vmclock_migration_scaled_hosts(struct kunit *test)
+{
+	const u64 khz = 2600000, khz_dst = 2100000, dt_ns = 300 * NSEC_PER_MSEC;
+	const u64 tsc_src = 0x1234567890abcULL, ofs_src = -0x123456789ULL;
+	const u64 tsc_dst = 10 * 86400ULL * khz_dst * 1000;
+	u64 ratio_dst = mul_u64_u32_div(1ULL << 48, khz, khz_dst);
+	u64 gtsc_src, gtsc_dst, ofs_dst, ofs_old, jump, sec, frac, sec2, frac2;
+	struct kvm_vmclock_params h, g;
+	u128 t_src, t_dst;
+	s64 err;
+
+	/* Source: its line, 2.6 GHz, at the host TSC of KVM_GET_CLOCK. */
+	KUNIT_ASSERT_EQ(test, 0, kvm_vmclock_host_params(tsc_src, 6452775, 24,
+							 1767225600ULL, 0, &h));
+	KUNIT_ASSERT_EQ(test, 0, kvm_vmclock_guest_params(&h, ofs_src,
+							  1ULL << 48, 48, &g));
+	gtsc_src = tsc_src + ofs_src;
+	sec = kvm_vmclock_time_at(&g, gtsc_src, &frac);
+
+	/* Destination, dt_ns later: ofs_dst from its own ratio. */
+	ofs_dst = gtsc_src + mul_u64_u32_div(dt_ns, khz, 1000000) -
+		  mul_u64_u64_shr(tsc_dst, ratio_dst, 48);
+	KUNIT_ASSERT_EQ(test, 0,
+			kvm_vmclock_host_params(tsc_dst, 7989150, 24,
+						1767225600ULL, dt_ns << 24, &h));
+	KUNIT_ASSERT_EQ(test, 0, kvm_vmclock_guest_params(&h, ofs_dst,
+							  ratio_dst, 48, &g));
+	gtsc_dst = mul_u64_u64_shr(tsc_dst, ratio_dst, 48) + ofs_dst;
+	sec2 = kvm_vmclock_time_at(&g, gtsc_dst, &frac2);
+
+	/* Within 1 ns of dt_ns, in 2^-32 ns. */
+	t_src = page_time(sec, frac);
+	t_dst = page_time(sec2, frac2);
+	err = (s64)(t_dst - t_src - ((u128)dt_ns << 32));
+	KUNIT_EXPECT_LE(test, err < 0 ? -err : err, 1LL << 32);
+
+	/* The offset as if the destination did not scale. */
+	ofs_old = ofs_src + mul_u64_u32_div(dt_ns, khz, 1000000) + tsc_src - tsc_dst;
+	jump = mul_u64_u64_shr(tsc_dst, ratio_dst, 48) + ofs_old - gtsc_dst;
+	KUNIT_EXPECT_GT(test, div_u64(jump, khz * 1000), 45 * 3600ULL);
+	KUNIT_EXPECT_LT(test, div_u64(jump, khz * 1000), 47 * 3600ULL);
+}
+
 static void vmclock_user_clock_ratios(struct kunit *test)
 {
 	static const struct {
@@ -610,6 +660,7 @@ static struct kunit_case vmclock_test_cases[] = {
 	KUNIT_CASE(vmclock_other_tsc_frequencies),
 	KUNIT_CASE(vmclock_rejects_bad_params),
 	KUNIT_CASE(vmclock_user_clock_ratios),
+	KUNIT_CASE(vmclock_migration_scaled_hosts),
 	KUNIT_CASE(vmclock_policy_steady),
 	KUNIT_CASE(vmclock_policy_frequency_changes),
 	KUNIT_CASE(vmclock_policy_mid_tick_change),

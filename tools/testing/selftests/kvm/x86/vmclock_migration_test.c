@@ -3,12 +3,13 @@
  * The vmclock page across a migration or a restore, as a VMM does it with
  * two VMs: KVM_GET_VMCLOCK on the source is KVM_SET_VMCLOCK input on the
  * destination (but for a USER clock, which is the source host's: the
- * destination gives its own host's), and carries everything the guest saw (mode, address, the
- * VMM's page flags, both counters, seq_count), also while the clock is
- * off; seq_count only ever goes forward for the guest, whether the page's
- * memory arrived before or after the source's last write.  Also: the
- * layout of struct kvm_vmclock cannot change, and KVM_CAP_VMCLOCK is 0 for
- * a VM whose memory KVM cannot write.
+ * destination gives its own host's), and carries everything the guest saw
+ * (mode, address, the VMM's page flags, both counters, seq_count), also
+ * while the clock is off; seq_count only ever goes forward for the guest,
+ * whether the page's memory arrived before or after the source's last
+ * write.  Also: the layout of struct kvm_vmclock cannot change,
+ * KVM_CAP_VMCLOCK is 0 for a VM whose memory KVM cannot write, and
+ * KVM_VCPU_TSC_SCALE gives the guest's TSC exactly.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -332,6 +333,66 @@ TEST(get_set_replay_user)
 	TEST_ASSERT(vc.mode == KVM_VMCLOCK_MODE_USER && !vc.user_clock &&
 		    !vc.user_clock_size, "GET without a buffer");
 	kvm_vm_free(src.vm);
+}
+
+static void guest_rdtsc(void)
+{
+	GUEST_SYNC(rdtsc());
+}
+
+/*
+ * KVM_VCPU_TSC_SCALE, which the migration algorithm of devices/vcpu.rst
+ * needs: where the host scales the TSC, the guest's TSC is the scaled host
+ * TSC plus the offset, exactly; elsewhere the attribute is absent.  It is
+ * read-only.
+ */
+TEST(tsc_scale)
+{
+	struct kvm_vcpu_tsc_scale sc = {};
+	struct kvm_vcpu *vcpu;
+	struct tsc_xform x;
+	struct kvm_vm *vm;
+	struct ucall uc;
+	u64 h1, h2, g;
+	int khz;
+
+	vm = vm_create_with_one_vcpu(&vcpu, guest_rdtsc);
+	if (!kvm_has_cap(KVM_CAP_TSC_CONTROL)) {
+		TEST_ASSERT(__vcpu_has_device_attr(vcpu, KVM_VCPU_TSC_CTRL,
+						   KVM_VCPU_TSC_SCALE) == -1 &&
+			    errno == ENXIO, "has_attr without scaling: errno %d", errno);
+		TEST_ASSERT(__vcpu_device_attr_get(vcpu, KVM_VCPU_TSC_CTRL,
+						   KVM_VCPU_TSC_SCALE, &sc) == -1 &&
+			    errno == ENXIO, "get without scaling: errno %d", errno);
+		TEST_ASSERT(__vcpu_device_attr_set(vcpu, KVM_VCPU_TSC_CTRL,
+						   KVM_VCPU_TSC_SCALE, &sc) == -1 &&
+			    errno == ENXIO, "set without scaling: errno %d", errno);
+		kvm_vm_free(vm);
+		SKIP(return, "no TSC scaling on this host (KVM_CAP_TSC_CONTROL): only its absence is checked");
+	}
+
+	TEST_ASSERT(__vcpu_device_attr_set(vcpu, KVM_VCPU_TSC_CTRL,
+					   KVM_VCPU_TSC_SCALE, &sc) == -1 &&
+		    errno == EINVAL, "a write: errno %d", errno);
+	khz = __vcpu_ioctl(vcpu, KVM_GET_TSC_KHZ, NULL);
+	TEST_ASSERT(khz > 0, "KVM_GET_TSC_KHZ");
+	vcpu_ioctl(vcpu, KVM_SET_TSC_KHZ, (void *)(unsigned long)(khz * 4 / 5));
+	vmclock_tsc_xform_get(vcpu, &x);
+	TEST_ASSERT(x.ratio, "KVM_VCPU_TSC_SCALE: no scaling at 4/5 of %d kHz", khz);
+
+	h1 = rdtsc();
+	vcpu_run(vcpu);
+	h2 = rdtsc();
+	TEST_ASSERT_EQ(get_ucall(vcpu, &uc), UCALL_SYNC);
+	g = uc.args[1];
+	TEST_ASSERT(vmclock_host_to_guest_tsc(&x, h1) <= g &&
+		    g <= vmclock_host_to_guest_tsc(&x, h2),
+		    "guest TSC %lu not between %lu and %lu (ratio %lu / 2^%u, offset %ld)",
+		    (unsigned long)g,
+		    (unsigned long)vmclock_host_to_guest_tsc(&x, h1),
+		    (unsigned long)vmclock_host_to_guest_tsc(&x, h2),
+		    (unsigned long)x.ratio, x.frac_bits, (long)x.offset);
+	kvm_vm_free(vm);
 }
 
 /*

@@ -210,7 +210,6 @@ void vmclock_get_clock(struct kvm_vm *vm,
 u64 vmclock_tsc_offset(struct kvm_vcpu *vcpu);
 void vmclock_set_tsc_offset(struct kvm_vcpu *vcpu, u64 offset);
 u64 vmclock_host_to_guest_tsc(const struct tsc_xform *x, u64 host_tsc);
-bool vmclock_read_debugfs_u64(struct kvm_vcpu *vcpu, const char *file, u64 *val);
 void vmclock_tsc_xform_get(struct kvm_vcpu *vcpu, struct tsc_xform *x);
 u64 vmclock_vm_tsc_hz(struct kvm_vm *vm);
 

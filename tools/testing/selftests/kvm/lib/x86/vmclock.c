@@ -254,48 +254,25 @@ u64 vmclock_host_to_guest_tsc(const struct tsc_xform *x, u64 host_tsc)
 	       (u64)(((unsigned __int128)host_tsc * x->ratio) >> x->frac_bits);
 }
 
-bool vmclock_read_debugfs_u64(struct kvm_vcpu *vcpu, const char *file, u64 *val)
-{
-	char path[256];
-	FILE *f;
-	int r;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%d-%d/vcpu%u/%s",
-		 getpid(), vcpu->vm->fd, vcpu->id, file);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	r = fscanf(f, "%llu", (unsigned long long *)val);
-	fclose(f);
-	return r == 1;
-}
-
 /*
- * The offset comes from KVM_VCPU_TSC_OFFSET.  The ratio is only visible in
- * debugfs; if that is not readable, assume the default ratio (the vCPUs of
- * tests other than tsc_scaling are created at the default frequency, which
- * is not scaled on a constant-TSC host).
+ * The guest TSC transform: KVM_VCPU_TSC_OFFSET, and the ratio of
+ * KVM_VCPU_TSC_SCALE where the host scales the TSC.
  */
 void vmclock_tsc_xform_get(struct kvm_vcpu *vcpu, struct tsc_xform *x)
 {
-	u64 ratio, frac;
+	struct kvm_vcpu_tsc_scale sc;
 
 	memset(x, 0, sizeof(*x));
 	vcpu_device_attr_get(vcpu, KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_OFFSET,
 			     &x->offset);
-
-	if (!kvm_has_cap(KVM_CAP_TSC_CONTROL))
-		return;
-
-	if (!vmclock_read_debugfs_u64(vcpu, "tsc-scaling-ratio", &ratio) ||
-	    !vmclock_read_debugfs_u64(vcpu, "tsc-scaling-ratio-frac-bits", &frac)) {
-		ksft_print_msg("debugfs TSC ratio unreadable, assuming no scaling\n");
+	if (__vcpu_device_attr_get(vcpu, KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_SCALE,
+				   &sc)) {
+		TEST_ASSERT(errno == ENXIO, "KVM_VCPU_TSC_SCALE: errno %d", errno);
 		return;
 	}
-
-	if (ratio != 1ULL << frac) {
-		x->ratio = ratio;
-		x->frac_bits = frac;
+	if (sc.tsc_ratio != 1ULL << sc.tsc_frac_bits) {
+		x->ratio = sc.tsc_ratio;
+		x->frac_bits = sc.tsc_frac_bits;
 	}
 }
 
