@@ -69,7 +69,7 @@ if [ "$variant" = demo ] || [ "${E2E_GUEST:-}" = debian ]; then
 fi
 install -m 0755 "$TOP/bench/e2e/l2-init" "$l2/init"
 install -m 0755 "$out/vmclock_guest" "$l2/vmclock_guest"
-(cd "$l2" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -9) >"$root/e2e/l2.gz"
+pack_cpio "$l2" "$root/e2e/l2.gz" 9
 # The nested guest's kernel is the bench kernel's image; for the debug variant, the fast
 # one: nested under TCG a KASAN and lockdep guest takes about 5 minutes to boot, and the
 # debug run is about level 1's KVM under the debug options.

@@ -9,15 +9,8 @@
 variant=${1:-fast}
 root=$BUILD/initramfs
 rm -rf "$root" && mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,tests,lib64,etc}
-cp /bin/busybox "$root/bin/busybox"
-for a in $("$root/bin/busybox" --list); do
-	[ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"
-done
-install -m 0755 "$TOP/bench/init" "$root/init"
-# The NTP daemon stand-in of bench/init (static: no libraries to copy)
-gcc -O2 -Wall -static -o "$root/bin/ntp-sync" "$TOP/bench/ntp-sync.c"
-# Issue 26's minimal reproducer (bench.keyflip=N)
-gcc -O2 -Wall -static -o "$root/bin/keyflip" "$TOP/bench/keyflip.c"
+busybox_root "$root"
+init_tools "$root"
 if [ "$variant" = demo ]; then
 	echo x86/vmclock_e2e >"$root/tests.conf"
 	mkdir -p "$root/modules"
@@ -54,5 +47,5 @@ fi
 gcc_s=$(realpath "$(dirname "$(ldd /bin/true | grep -o '/[^ ]*libc.so.6')")/libgcc_s.so.1")
 mkdir -p "$root$(dirname "$gcc_s")" && cp "$gcc_s" "$root$(dirname "$gcc_s")/libgcc_s.so.1"
 for x in "${EXTRA_INITRAMFS[@]:-}"; do [ -n "$x" ] && cp -a "$x" "$root/"; done
-(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) >"$BUILD/initrd.gz"
+pack_cpio "$root" "$BUILD/initrd.gz"
 log "initramfs: $(du -h "$BUILD/initrd.gz" | cut -f1)"

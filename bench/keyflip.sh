@@ -14,14 +14,9 @@ else
 fi
 root=$BUILD/keyflip-root
 rm -rf "$root" && mkdir -p "$root"/{bin,proc,sys,dev,tmp}
-cp /bin/busybox "$root/bin/busybox"
-for a in $("$root/bin/busybox" --list); do
-	[ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"
-done
-install -m 0755 "$TOP/bench/init" "$root/init"
-gcc -O2 -Wall -static -o "$root/bin/ntp-sync" "$TOP/bench/ntp-sync.c"
-gcc -O2 -Wall -static -o "$root/bin/keyflip" "$TOP/bench/keyflip.c"
-(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) >"$BUILD/keyflip-initrd.gz"
+busybox_root "$root"
+init_tools "$root"
+pack_cpio "$root" "$BUILD/keyflip-initrd.gz"
 bad=0
 for i in $(seq 1 "$runs"); do
 	logf=$BUILD/keyflip-$variant-${OUTER_QEMU:-system}${OUTER_ACCEL:+-${OUTER_ACCEL//[,=]/-}}${OUTER_SMP:+-smp$OUTER_SMP}-$i.log

@@ -55,3 +55,24 @@ debian_mirror() {
 modinfo_field() {
 	objcopy -O binary -j .modinfo "$1" /dev/stdout | tr '\0' '\n' | sed -n "s/^$2=//p"
 }
+
+# A root for a bench VM: busybox with its applets as links, and bench/init (busybox_root DIR).
+busybox_root() {
+	mkdir -p "$1/bin"
+	cp /bin/busybox "$1/bin/busybox"
+	for a in $("$1/bin/busybox" --list); do
+		[ -e "$1/bin/$a" ] || ln -s busybox "$1/bin/$a"
+	done
+	install -m 0755 "$TOP/bench/init" "$1/init"
+}
+
+# bench/init's static helpers in DIR/bin: the NTP daemon stand-in and issue 26's reproducer.
+init_tools() {
+	gcc -O2 -Wall -static -o "$1/bin/ntp-sync" "$TOP/bench/ntp-sync.c"
+	gcc -O2 -Wall -static -o "$1/bin/keyflip" "$TOP/bench/keyflip.c"
+}
+
+# Pack DIR as an initramfs at OUT, gzip LEVEL (1): pack_cpio DIR OUT [LEVEL].
+pack_cpio() {
+	(cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip "-${3:-1}") >"$2"
+}

@@ -130,12 +130,8 @@ if [ "$full" = 1 ]; then
 	# bench.kunit=1 (the suites run at boot, before init).
 	kroot=$BUILD/kunit-initramfs
 	rm -rf "$kroot" && mkdir -p "$kroot"/{bin,proc,sys,dev,tmp}
-	cp /bin/busybox "$kroot/bin/busybox"
-	for a in $("$kroot/bin/busybox" --list); do
-		[ -e "$kroot/bin/$a" ] || ln -s busybox "$kroot/bin/$a"
-	done
-	install -m 0755 "$TOP/bench/init" "$kroot/init"
-	(cd "$kroot" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) >"$BUILD/kunit-initrd.gz"
+	busybox_root "$kroot"
+	pack_cpio "$kroot" "$BUILD/kunit-initrd.gz"
 	kunit_at() { # run the KUnit suite at the checked-out commit, if it has one
 		local s=$1 klog=$BUILD/series-kunit.log t0 v
 		if ! git -C "$SRC" cat-file -e HEAD:arch/x86/kvm/vmclock_kunit.c 2>/dev/null; then
