@@ -224,15 +224,13 @@ FIXTURE_SETUP(slow) {}
 FIXTURE_TEARDOWN(slow) {}
 
 /*
- * NR_DESTROY_VMS VMs torn down with the page active, in every order of
- * closing the VM, the vCPU and unmapping the memory (raw ioctls so that fds
- * and memory can be released in any order).  Tens of seconds on a KASAN
- * kernel under TCG on a loaded machine.
+ * A VM with the page active (AUTO) at VMCLOCK_GPA in a fresh anonymous
+ * page, and a vCPU if @vcpu_fd is not NULL, with raw ioctls so that the
+ * fds and the memory can be released in any order.
  */
-TEST_F_TIMEOUT(slow, destroy_active, 180)
+static int raw_vm_active(int kvm_fd, struct vmclock_abi **mem, int *vcpu_fd)
 {
 	struct kvm_userspace_memory_region region = {
-		.slot = 0,
 		.guest_phys_addr = VMCLOCK_GPA,
 		.memory_size = VMCLOCK_PAGE_SIZE,
 	};
@@ -240,6 +238,32 @@ TEST_F_TIMEOUT(slow, destroy_active, 180)
 		.mode = KVM_VMCLOCK_MODE_AUTO,
 		.gpa = VMCLOCK_GPA,
 	};
+	int vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+
+	TEST_ASSERT(vm_fd >= 0, "KVM_CREATE_VM, errno %d", errno);
+	*mem = mmap(NULL, VMCLOCK_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	TEST_ASSERT(*mem != MAP_FAILED, "mmap");
+	region.userspace_addr = (unsigned long)*mem;
+	TEST_ASSERT(!ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region),
+		    "KVM_SET_USER_MEMORY_REGION, errno %d", errno);
+	if (vcpu_fd) {
+		*vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
+		TEST_ASSERT(*vcpu_fd >= 0, "KVM_CREATE_VCPU, errno %d", errno);
+	}
+	TEST_ASSERT(!ioctl(vm_fd, KVM_SET_VMCLOCK, &vc),
+		    "KVM_SET_VMCLOCK, errno %d", errno);
+	return vm_fd;
+}
+
+/*
+ * NR_DESTROY_VMS VMs torn down with the page active, in every order of
+ * closing the VM, the vCPU and unmapping the memory (raw ioctls so that fds
+ * and memory can be released in any order).  Tens of seconds on a KASAN
+ * kernel under TCG on a loaded machine.
+ */
+TEST_F_TIMEOUT(slow, destroy_active, 180)
+{
 	int kvm_fd = open_kvm_dev_path_or_exit();
 	int kmsg = vmclock_kmsg_open();
 	int i, vm_fd, vcpu_fd, order;
@@ -248,21 +272,8 @@ TEST_F_TIMEOUT(slow, destroy_active, 180)
 
 	for (i = 0; i < NR_DESTROY_VMS; i++) {
 		order = i % 4;
-		vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
-		TEST_ASSERT(vm_fd >= 0, "KVM_CREATE_VM, errno %d", errno);
-		mem = mmap(NULL, VMCLOCK_PAGE_SIZE, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		TEST_ASSERT(mem != MAP_FAILED, "mmap");
-		region.userspace_addr = (unsigned long)mem;
-		TEST_ASSERT(!ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region),
-			    "KVM_SET_USER_MEMORY_REGION, errno %d", errno);
 		vcpu_fd = -1;
-		if (order != 3) {
-			vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
-			TEST_ASSERT(vcpu_fd >= 0, "KVM_CREATE_VCPU, errno %d", errno);
-		}
-		TEST_ASSERT(!ioctl(vm_fd, KVM_SET_VMCLOCK, &vc),
-			    "KVM_SET_VMCLOCK, errno %d", errno);
+		vm_fd = raw_vm_active(kvm_fd, &mem, order != 3 ? &vcpu_fd : NULL);
 		TEST_ASSERT(mem->magic == VMCLOCK_MAGIC, "magic 0x%x", mem->magic);
 		if (order == 3)
 			TEST_ASSERT(mem->clock_status == VMCLOCK_STATUS_UNRELIABLE,
@@ -470,22 +481,13 @@ static void *inval_thread(void *arg)
 
 TEST_F_TIMEOUT(slow, destroy_under_invalidation, 300)
 {
-	struct kvm_userspace_memory_region region = {
-		.slot = 0,
-		.guest_phys_addr = VMCLOCK_GPA,
-		.memory_size = VMCLOCK_PAGE_SIZE,
-	};
-	struct kvm_vmclock vc = {
-		.mode = KVM_VMCLOCK_MODE_AUTO,
-		.gpa = VMCLOCK_GPA,
-	};
 	struct inval_args ia[NR_INVAL_THREADS];
 	pthread_t threads[NR_INVAL_THREADS];
 	int kvm_fd = open_kvm_dev_path_or_exit();
 	int kmsg = vmclock_kmsg_open();
 	u64 start = vmclock_now_ns(), nr_ops = 0;
+	struct vmclock_abi *mem;
 	int i, t, vm_fd, vcpu_fd;
-	void *mem;
 
 	for (t = 0; t < NR_INVAL_THREADS; t++) {
 		memset(&ia[t], 0, sizeof(ia[t]));
@@ -497,21 +499,8 @@ TEST_F_TIMEOUT(slow, destroy_under_invalidation, 300)
 
 	for (i = 0; i < NR_INVAL_VMS &&
 	     vmclock_now_ns() - start < INVAL_DURATION_NS; i++) {
-		vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
-		TEST_ASSERT(vm_fd >= 0, "KVM_CREATE_VM, errno %d", errno);
-		mem = mmap(NULL, VMCLOCK_PAGE_SIZE, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		TEST_ASSERT(mem != MAP_FAILED, "mmap");
-		region.userspace_addr = (unsigned long)mem;
-		TEST_ASSERT(!ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region),
-			    "KVM_SET_USER_MEMORY_REGION, errno %d", errno);
 		vcpu_fd = -1;
-		if (i & 1) {
-			vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
-			TEST_ASSERT(vcpu_fd >= 0, "KVM_CREATE_VCPU, errno %d", errno);
-		}
-		TEST_ASSERT(!ioctl(vm_fd, KVM_SET_VMCLOCK, &vc),
-			    "KVM_SET_VMCLOCK, errno %d", errno);
+		vm_fd = raw_vm_active(kvm_fd, &mem, i & 1 ? &vcpu_fd : NULL);
 
 		/* The threads change the page's mapping; the VM goes away. */
 		for (t = 0; t < NR_INVAL_THREADS; t++) {
