@@ -32,7 +32,16 @@
  *
  * E2E_BREAK=tsc|counters|notify starts every QEMU with the feature turned
  * off (kvmclock.x-migrate-tsc, vmclock.x-migrate-counters, vmclock.notify):
- * the subtests of that feature must then fail.
+ * the subtests of that feature must then fail.  E2E_BREAK=reset: the guest
+ * resets itself in the second ping-pong migration, which the bench's known
+ * fault does (below).
+ *
+ * The bench's known fault: a nested guest under TCG's emulated SVM
+ * sometimes resets itself (a silent triple fault) in a live migration, on
+ * the base tree without the series too (docs/bench.md).  The ping-pong then
+ * starts again with a new guest, at most KNOWN_RESTARTS times, and says so
+ * ("KNOWN bench: ...").
+ * A reset that follows a kernel report on the guest's console is a failure.
  *
  * --demo: the story on one screen (a table), details as TAP comments.
  * E2E_ONLY=leap: the leap second run alone.
@@ -79,6 +88,8 @@
 
 static bool demo;
 static const char *e2e_break = "";	/* E2E_BREAK */
+
+#define KNOWN_RESTARTS	2
 static char l2_smp[8] = "1";		/* E2E_SMP: the nested guest's vCPUs */
 
 /* One QEMU process: console, the guest's serial line, QMP. */
@@ -101,6 +112,7 @@ struct l2 {
 	int cur;		/* the slot the guest runs in */
 	unsigned long id;	/* the last request's id */
 	int console_lines;
+	int reports;		/* console lines of a kernel panic, oops, BUG */
 	bool vmclock;		/* the device is there */
 	u64 t_console;
 	int migrations;
@@ -201,6 +213,11 @@ static void vmm_console(struct l2 *l, struct vmm *m, bool flush)
 			if (m->conbuf[i] != '\r')
 				m->conbuf[j++] = m->conbuf[i];
 		printf("# L2: %.*s\n", (int)j, m->conbuf);
+		if (memmem(m->conbuf, j, "Kernel panic", 12) ||
+		    memmem(m->conbuf, j, "Oops", 4) ||
+		    memmem(m->conbuf, j, "BUG:", 4) ||
+		    memmem(m->conbuf, j, "general protection", 18))
+			l->reports++;
 		if (!l->console_lines++)
 			l->t_console = mono_ms();
 		n += nl ? 1 : 0;
@@ -855,6 +872,45 @@ static bool l2_simple(struct l2 *l, char cmd, char lines[][512], int n,
 	return *got >= 0;
 }
 
+/*
+ * The guest was lost to the bench's known fault (see the top): its QEMU's
+ * last event is a reset by the guest, with no kernel report on its console
+ * since @reports.
+ */
+static bool l2_known_reset(struct l2 *l, int reports)
+{
+	int i;
+
+	/* What a QEMU that already exited said last */
+	for (i = 0; i < 2; i++) {
+		struct vmm *m = &l->v[i];
+		struct pollfd pfd = { .fd = m->qmp, .events = POLLIN };
+		ssize_t r;
+
+		while (m->qmp >= 0 && m->qmplen < sizeof(m->qmpbuf) &&
+		       poll(&pfd, 1, 100) > 0 &&
+		       (r = read(m->qmp, m->qmpbuf + m->qmplen,
+				 sizeof(m->qmpbuf) - m->qmplen)) > 0)
+			m->qmplen += r;
+		qmp_events(m);
+	}
+	return l->reports == reports &&
+	       (strstr(l->v[0].stop, "\"guest-reset\"") ||
+		strstr(l->v[1].stop, "\"guest-reset\""));
+}
+
+/* Quit what is left of the guest and boot a new one, with the device. */
+static bool l2_reboot(struct l2 *l, struct facts *f, struct snap *s)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (l->v[i].pid)
+			vmm_quit(l, &l->v[i]);
+	l->cur = 0;
+	return vmm_start(l, 0, "", NULL, NULL) && l2_facts(l, f, s);
+}
+
 static bool l2_arm(struct l2 *l)
 {
 	char lines[2][512];
@@ -1397,6 +1453,8 @@ static void main_run(void)
 	struct l2 l = {};
 	char lines[4][512];
 	bool booted, have_chrony = false, ok, woke = false, woke_r = false;
+	int restarts = 0;
+	bool lost = false;
 	double lat = 0, lat_r = 0, kept;
 	int pingpong = env_int("E2E_PINGPONG", 20), pause = env_int("E2E_PAUSE", 10);
 	int nrows = 0, unstable, n, i, status, pp_ok = 0, pp_in = 0, pp_n = 0, pp_fail = 0;
@@ -1453,8 +1511,8 @@ static void main_run(void)
 		       w.marker0, w.marker1, w.mchanges, w.gen0, w.gen1,
 		       w.gchanges, w.gap_us / 1e3, w.gap_m0, w.gap_m1, w.stale);
 	ksft_test_result(ok && lv.ph.in == lv.ph.readings && !lv.ph.failed &&
-			 lv.ph.readings >= 3 && lv.ph.first_dst.in && lv.ph.garbled <= 1,
-			 "live migration A->B (downtime %lld ms): %d PHC readings through it, all succeed, all inside their host windows (the first on B too; %d garbled or lost answer)\n",
+			 lv.ph.readings >= 3 && lv.ph.first_dst.in && lv.ph.garbled <= 2,
+			 "live migration A->B (downtime %lld ms): %d PHC readings through it, all succeed, all inside their host windows (the first on B too; %d garbled or lost answers: at most the request in flight at the switch and its resend)\n",
 			 lv.g.downtime, lv.ph.readings, lv.ph.garbled);
 	ksft_test_result(ok && !unstable && w.reads && !w.fails && w.timedout <= 1,
 			 "live migration: the guest's TSC is not marked unstable; the guest's own 2 ms reader: %llu PHC readings, %llu failed (%llu ETIMEDOUT: ptp_vmclock's 100 ms retry deadline, in guest time, expired for a reading caught by the stop; at most 1)\n",
@@ -1529,18 +1587,29 @@ static void main_run(void)
 				 c2.last * 1e3);
 	}
 
-	/* Ping-pong */
-	if (!demo) {
+	/* Ping-pong; once more, with a new guest, after the known fault */
+	while (!demo) {
 		ok = booted && rs.ok && l2_arm(&l);
 		l2_phc(&l, &f, "[before ping-pong]", &r, NULL, true);
 		ok = ok && r.after && r.snap.valid;
 		m0 = r.snap.marker;
+		pp_ok = pp_in = pp_n = pp_fail = pp_garbled = 0;
+		dt_sum = dt_max = 0;
 		for (i = 0; ok && i < pingpong; i++) {
+			int reports = l.reports;
 			char name[40];
 
 			snprintf(name, sizeof(name), "[ping-pong %d]", i + 1);
-			if (!live_migrate(&l, &f, "", name, &pp, true))
+			if (i == 1 && !restarts && !strcmp(e2e_break, "reset"))
+				l2_simple(&l, 'R', lines, 4, &n);
+			if (!live_migrate(&l, &f, "", name, &pp, true)) {
+				lost = restarts < KNOWN_RESTARTS &&
+				       l2_known_reset(&l, reports);
+				if (lost)
+					ksft_print_msg("KNOWN bench: %s the nested guest reset itself, with no kernel report (TCG's emulated SVM, also without the series: docs/bench.md); the ping-pong again with a new guest (%d of %d)\n",
+						       name, restarts + 1, KNOWN_RESTARTS);
 				break;
+			}
 			pp_ok++;
 			dt_sum += pp.g.downtime;
 			dt_max = max(dt_max, pp.g.downtime);
@@ -1549,6 +1618,12 @@ static void main_run(void)
 			pp_fail += pp.ph.failed;
 			pp_garbled += pp.ph.garbled;
 		}
+		if (lost) {
+			lost = false;
+			restarts++;
+			booted = l2_reboot(&l, &f, &s);
+			continue;
+		}
 		ok = ok && l2_watch(&l, &w);
 		l2_phc(&l, &f, "[after ping-pong]", &r, NULL, false);
 		ksft_test_result(ok && pp_ok == pingpong && pp_in == pp_n && !pp_fail &&
@@ -1556,10 +1631,12 @@ static void main_run(void)
 				 !w.fails && w.timedout <= (unsigned int)pingpong &&
 				 !w.back && w.marker1 == m0 + pingpong &&
 				 r.snap.marker == m0 + pingpong && w.gen1 == w.gen0,
-				 "ping-pong: %d of %d live migrations (downtime mean %lld ms, max %lld ms), %d PHC readings through them (%d inside their windows, %d failed; %d garbled or lost answers), guest's reader %llu readings (%llu failed, %llu ETIMEDOUT at a stop); marker %llu -> %llu (+%llu), generation unchanged\n",
+				 "ping-pong%s: %d of %d live migrations (downtime mean %lld ms, max %lld ms), %d PHC readings through them (%d inside their windows, %d failed; %d garbled or lost answers), guest's reader %llu readings (%llu failed, %llu ETIMEDOUT at a stop); marker %llu -> %llu (+%llu), generation unchanged\n",
+				 restarts ? " (a new guest's, after the known fault)" : "",
 				 pp_ok, pingpong, pp_ok ? dt_sum / pp_ok : 0,
 				 dt_max, pp_n, pp_in, pp_fail, pp_garbled, w.reads,
 				 w.fails, w.timedout, m0, r.snap.marker, r.snap.marker - m0);
+		break;
 	}
 
 	if (demo) {

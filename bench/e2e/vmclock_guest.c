@@ -25,6 +25,7 @@
  *      and leap indicator: for a leap second that the host inserts or
  *      deletes meanwhile (see leap_record())
  *   q  quit
+ *   R  reset the guest 300 ms later (reboot(2)), for E2E_BREAK=reset
  * Each answer ends with "SNAP ...", a snapshot of the page mapped from
  * /dev/vmclock0 (seq_count protocol), then "END ID".
  *
@@ -54,6 +55,7 @@
 #include <sys/ioctl.h>
 #include <sys/klog.h>
 #include <sys/mman.h>
+#include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <linux/ptp_clock.h>
@@ -778,6 +780,10 @@ static bool handle(char c, unsigned long id)
 		leap_record();
 	} else if (c == 'q') {
 		say("BYE");
+	} else if (c == 'R' && !fork()) {
+		usleep(300000);
+		reboot(RB_AUTOBOOT);
+		_exit(1);
 	}
 	say_snap(clk);
 	say("END %lu", id);
