@@ -38,7 +38,7 @@
  *
  * The bench's known fault: a nested guest under TCG's emulated SVM
  * sometimes resets itself (a silent triple fault) in a live migration, on
- * the base tree without the series too (docs/bench.md).  The ping-pong then
+ * the base tree's KVM too; its cause is not known (docs/bench.md).  The ping-pong then
  * starts again with a new guest, at most KNOWN_RESTARTS times, and says so
  * ("KNOWN bench: ...").
  * A reset that follows a kernel report on the guest's console is a failure.
@@ -1606,7 +1606,7 @@ static void main_run(void)
 				lost = restarts < KNOWN_RESTARTS &&
 				       l2_known_reset(&l, reports);
 				if (lost)
-					ksft_print_msg("KNOWN bench: %s the nested guest reset itself, with no kernel report (TCG's emulated SVM, also without the series: docs/bench.md); the ping-pong again with a new guest (%d of %d)\n",
+					ksft_print_msg("KNOWN bench: %s the nested guest reset itself, with no kernel report (seen on the base tree's KVM too, cause not known: docs/bench.md); the ping-pong again with a new guest (%d of %d)\n",
 						       name, restarts + 1, KNOWN_RESTARTS);
 				break;
 			}
