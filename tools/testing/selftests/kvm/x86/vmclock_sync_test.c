@@ -8,6 +8,9 @@
  * while a vCPU's TSC offset changes or a vCPU is created; afterwards the
  * page must describe the new state, with nothing else happening.
  *
+ * missing_page: the page's memory is missing (userfaultfd) while the host
+ * clock changes: only the vCPU that refreshes the page waits for it.
+ *
  * catchup: a vCPU whose TSC runs faster than the host's without TSC
  * scaling uses software catch-up, which moves its offset at every exit
  * (without the master clock, which a second vCPU with another TSC offset
@@ -43,6 +46,8 @@
 /* A page of the old TSC domain is this far off (and more) */
 #define OFFSET_STEP_S	10
 #define SETTLE_US	(200 * 1000)
+#define MISSING_VCPUS	3
+#define MISSING_US	(1000 * 1000)
 
 static void guest_code(void)
 {
@@ -197,6 +202,90 @@ TEST(activation_vcpu_create)
 			"vCPU created during SET");
 	close(uffd);
 	kvm_vm_free(a.vm);
+}
+
+/* kvm.vmclock_max_error_ns, restored by the test */
+static void set_max_error_ns(int ns)
+{
+	FILE *f = fopen(VMCLOCK_MAX_ERROR_PARAM, "w");
+
+	TEST_ASSERT(f && fprintf(f, "%d\n", ns) > 0 && !fclose(f),
+		    "write %s", VMCLOCK_MAX_ERROR_PARAM);
+}
+
+/*
+ * The page's memory is missing (userfaultfd) while the host clock moves
+ * the page at every tick: the vCPU that refreshes the page's cache waits
+ * for the memory, the others go on running, and another VM's page goes on
+ * being updated.
+ */
+TEST(missing_page)
+{
+	struct kvm_vcpu *vcpu[MISSING_VCPUS], *other_vcpu;
+	struct loop_args la[MISSING_VCPUS] = {};
+	pthread_t thread[MISSING_VCPUS];
+	u64 syncs[MISSING_VCPUS], updates;
+	int uffd, i, running = 0, param = vmclock_param();
+	struct kvm_vm *vm, *other;
+	void *hva, *other_hva;
+	struct vmclock_abi clk;
+
+	vm = vm_create_with_vcpus(MISSING_VCPUS, guest_code, vcpu);
+	vmclock_kvmclock_refresh(vm);
+	uffd = page_with_uffd(vm, &hva);
+	resolve_fault(uffd, hva);
+	vmclock_set(vm, KVM_VMCLOCK_MODE_AUTO, PAGE_GPA);
+
+	other = vm_create_with_one_vcpu(&other_vcpu, guest_code);
+	vmclock_kvmclock_refresh(other);
+	vm_userspace_mem_region_add(other, VM_MEM_SRC_ANONYMOUS, PAGE_GPA,
+				    PAGE_SLOT, 1, 0);
+	other_hva = addr_gpa2hva(other, PAGE_GPA);
+	vmclock_set(other, KVM_VMCLOCK_MODE_AUTO, PAGE_GPA);
+	usleep(SETTLE_US);
+	vmclock_page_read(other_hva, &clk);
+	TEST_ASSERT(vmclock_status_reliable(clk.clock_status),
+		    "the other VM's page: status %u", clk.clock_status);
+
+	/* The memory goes: every vCPU must check the page before entry. */
+	TEST_ASSERT(!madvise(hva, VMCLOCK_PAGE_SIZE, MADV_DONTNEED),
+		    "madvise(MADV_DONTNEED)");
+	set_max_error_ns(0);
+	for (i = 0; i < MISSING_VCPUS; i++) {
+		la[i].vcpu = vcpu[i];
+		kvm_pthread_create(&thread[i], NULL, vmclock_vcpu_loop_thread,
+				   &la[i]);
+	}
+	wait_fault(uffd, hva);
+
+	for (i = 0; i < MISSING_VCPUS; i++)
+		syncs[i] = __atomic_load_n(&la[i].syncs, __ATOMIC_RELAXED);
+	updates = vmclock_updates(other);
+	usleep(MISSING_US);
+	for (i = 0; i < MISSING_VCPUS; i++)
+		running += __atomic_load_n(&la[i].syncs, __ATOMIC_RELAXED) > syncs[i];
+	updates = vmclock_updates(other) - updates;
+
+	resolve_fault(uffd, hva);
+	for (i = 0; i < MISSING_VCPUS; i++) {
+		__atomic_store_n(&la[i].stop, true, __ATOMIC_RELEASE);
+		pthread_join(thread[i], NULL);
+	}
+	set_max_error_ns(param);
+	ksft_print_msg("page missing %d ms: %d/%d vCPUs ran, other VM's page written %lu times\n",
+		       MISSING_US / 1000, running, MISSING_VCPUS,
+		       (unsigned long)updates);
+	TEST_ASSERT(running >= MISSING_VCPUS - 1,
+		    "page missing: only %d of %d vCPUs ran", running,
+		    MISSING_VCPUS);
+	TEST_ASSERT(updates, "page missing in a VM: another VM's page was not written");
+
+	/* The memory is back: the page is the clock again. */
+	usleep(SETTLE_US);
+	assert_accurate(vm, hva, vmclock_tsc_offset(vcpu[0]), "memory back");
+	close(uffd);
+	kvm_vm_free(other);
+	kvm_vm_free(vm);
 }
 
 static void run_sync(struct kvm_vcpu *vcpu)
