@@ -11,25 +11,28 @@
  *
  * Locking and contexts:
  *
- *  - kvm->vmclock.lock (a mutex) serialises the ioctls, the per-VM work and
- *    VM teardown.  It nests outside kvm->srcu, which nests outside the gfn
- *    to pfn cache locks.  It must not be taken with kvm->lock or slots_lock
- *    held inside kvm->srcu.
- *  - The page is written with only gpc->lock (an rwlock) read-held, so
- *    seq_count is never odd across anything that can sleep.
- *  - kvm_vmclock_update() only queues the per-VM work; it can be called
- *    from any context in which queue_work() is allowed (including with IRQs
- *    off or raw spinlocks held), but not from a timekeeper notifier.  It
- *    does nothing unless the VM's clock is armed: on, or being turned on
- *    by a KVM_SET_VMCLOCK, which arms it before it computes the page, so
- *    that a change made meanwhile is not lost (and a VM without a vmclock
- *    pays nothing).
- *  - A change of a vCPU's TSC (kvm_vmclock_vcpu_update()) also makes a
- *    KVM_REQ_VMCLOCK_UPDATE request, handled before that vCPU enters the
- *    guest again (kvm_vmclock_vcpu_sync()): the guest never runs on a TSC
- *    that the page does not describe.  So do an invalidation of the page's
- *    mapping and a memslot change, for all vCPUs: the page is rewritten
- *    before the guest can read the new memory.
+ *  - kvm->vmclock.lock (a mutex) serialises the ioctls and VM teardown,
+ *    which activate and deactivate the page's cache (and may sleep there).
+ *  - kvm->vmclock.page_lock (a spinlock) serialises the writes of the page
+ *    and protects the state they read.  The page is written with it and
+ *    gpc->lock (read) held: nothing sleeps while seq_count is odd.
+ *  - Only a vCPU about to enter the guest (KVM_REQ_VMCLOCK_UPDATE) and the
+ *    ioctls refresh the cache, as kvmclock does, with kvm->srcu held and
+ *    no other lock.  One vCPU refreshes at a time: the others enter the
+ *    guest, where the page's memory is not mapped until the host has it,
+ *    so a missing page (userfaultfd) blocks only the vCPU that refreshes.
+ *  - Each change of what the page describes (a vCPU's TSC, the host
+ *    clock, the page's memory) increments vc->want; a publication
+ *    records in vc->done the value it started from.  A vCPU whose request
+ *    finds done == want returns at once: O(1), not a write per vCPU.
+ *  - The per-VM work, queued from any context where queue_work() is
+ *    allowed, writes only through a valid cache: no GUP, no borrowed mm.
+ *    If the cache is not valid, it makes the request on every vCPU, so
+ *    that no vCPU enters the guest while the page is stale.
+ *  - Changes are only counted while the clock is armed (on, or being turned
+ *    on by a KVM_SET_VMCLOCK, which arms it before it computes the page, so
+ *    that a change made meanwhile is not lost), and a VM without a vmclock
+ *    pays nothing.
  *  - kvm_vmclock_update_all() queues a single global work, which walks
  *    vm_list under kvm_lock and queues the work of each VM with an active
  *    clock.  The works never hold a reference to a VM: what queues the
@@ -73,8 +76,6 @@
 #include <linux/eventfd.h>
 #include <linux/kvm_host.h>
 #include <linux/jump_label_ratelimit.h>
-#include <linux/kthread.h>
-#include <linux/sched/mm.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
@@ -190,36 +191,13 @@ static void kvm_vmclock_write_page(struct kvm_vmclock_state *vc,
 }
 
 /*
- * Refresh @gpc in a work item, borrowing the VM's mm: the cache resolves
- * the host virtual address with current->mm.
- */
-static int kvm_vmclock_refresh_borrow_mm(struct kvm *kvm,
-					 struct gfn_to_pfn_cache *gpc)
-{
-	int r;
-
-	if (current->mm == kvm->mm)
-		return kvm_gpc_refresh(gpc, PAGE_SIZE);
-
-	if (WARN_ON_ONCE(current->mm) || !mmget_not_zero(kvm->mm))
-		return -EFAULT;
-
-	kthread_use_mm(kvm->mm);
-	r = kvm_gpc_refresh(gpc, PAGE_SIZE);
-	kthread_unuse_mm(kvm->mm);
-	mmput(kvm->mm);
-	return r;
-}
-
-/*
- * Write @clk to the page mapped by @gpc, refreshing the cache if needed,
- * then signal @eventfd (if not NULL): the page has a new even seq_count.
- * With @skip_same, nothing is done if @clk is vc->clock but for seq_count
- * and the memory still holds vc->clock, wherever it now is.
- * Process context, kvm->vmclock.lock held.
+ * Write @clk to the page mapped by @gpc and signal @eventfd (if not NULL):
+ * the page has a new even seq_count.  With @skip_same, nothing is done if
+ * @clk is vc->clock but for seq_count and the memory still holds
+ * vc->clock, wherever it now is.  kvm->vmclock.page_lock held.
  *
- * Return: 0 if the page was written, 1 if it was skipped, or an error if
- * it cannot be mapped.
+ * Return: 0 if the page was written, 1 if it was skipped, or -EAGAIN if
+ * the cache must be refreshed first.
  */
 static int kvm_vmclock_write(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
 			     struct vmclock_abi *clk, bool full_page,
@@ -228,30 +206,25 @@ static int kvm_vmclock_write(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
 	struct kvm_vmclock_state *vc = &kvm->vmclock;
 	int idx, r = 0;
 
-	lockdep_assert_held(&vc->lock);
+	lockdep_assert_held(&vc->page_lock);
 
 	idx = srcu_read_lock(&kvm->srcu);
 	read_lock(&gpc->lock);
-	while (!kvm_gpc_check(gpc, PAGE_SIZE)) {
-		read_unlock(&gpc->lock);
-
-		r = kvm_vmclock_refresh_borrow_mm(kvm, gpc);
-		if (r)
-			goto out;
-
-		read_lock(&gpc->lock);
+	if (!kvm_gpc_check(gpc, PAGE_SIZE)) {
+		r = -EAGAIN;
+		goto out;
 	}
 
 	clk->seq_count = vc->clock.seq_count;
 	if (skip_same && !memcmp(clk, &vc->clock, sizeof(*clk)) &&
 	    !memcmp(gpc->khva, &vc->clock, sizeof(*clk))) {
-		read_unlock(&gpc->lock);
 		r = 1;
 		goto out;
 	}
 
 	kvm_vmclock_write_page(vc, gpc, clk, full_page);
 	read_unlock(&gpc->lock);
+	srcu_read_unlock(&kvm->srcu, idx);
 
 	++kvm->stat.generic.vmclock_updates;
 	trace_kvm_vmclock_update(gpc->gpa, le32_to_cpu(clk->seq_count),
@@ -261,76 +234,120 @@ static int kvm_vmclock_write(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
 				 le64_to_cpu(clk->time_frac_sec));
 	if (eventfd)
 		eventfd_signal(eventfd);
+	return 0;
 out:
+	read_unlock(&gpc->lock);
 	srcu_read_unlock(&kvm->srcu, idx);
 	return r;
 }
 
 /*
- * Stop using the current page: mark it unreliable if it can still be
- * written (best effort), then release the cache and the eventfd.  The
- * counters in vc->cfg are kept: they belong to the VM, not to the page.  kvm->vmclock.lock held,
- * process context.
+ * Refresh @gpc from a thread of the VM's process (an ioctl, or a vCPU
+ * about to enter the guest): the cache resolves the address with
+ * current->mm, and may sleep there.
+ */
+static int kvm_vmclock_refresh(struct kvm *kvm, struct gfn_to_pfn_cache *gpc)
+{
+	int idx, r;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	r = kvm_gpc_refresh(gpc, PAGE_SIZE);
+	srcu_read_unlock(&kvm->srcu, idx);
+	return r;
+}
+
+/*
+ * Stop using the current page: mark it unreliable if @write_unreliable and
+ * it can still be written (best effort), then release the cache and the
+ * eventfd.  The counters in vc->cfg are kept: they belong to the VM, not to
+ * the page.  kvm->vmclock.lock held.
  */
 static void kvm_vmclock_retire(struct kvm *kvm, bool write_unreliable)
 {
 	struct kvm_vmclock_state *vc = &kvm->vmclock;
 	struct gfn_to_pfn_cache *gpc = &vc->gpc[vc->cur];
+	struct eventfd_ctx *eventfd;
 	struct vmclock_abi clk;
 
 	if (vc->mode == KVM_VMCLOCK_MODE_OFF)
 		return;
 
+	if (write_unreliable)
+		kvm_vmclock_refresh(kvm, gpc);
+
+	spin_lock(&vc->page_lock);
+	eventfd = vc->eventfd;
 	if (write_unreliable) {
 		clk = vc->clock;
 		clk.clock_status = VMCLOCK_STATUS_UNRELIABLE;
-		kvm_vmclock_write(kvm, gpc, &clk, false, false, vc->eventfd);
+		kvm_vmclock_write(kvm, gpc, &clk, false, false, eventfd);
 	}
-	kvm_gpc_deactivate(gpc);
-	if (vc->eventfd) {
-		eventfd_ctx_put(vc->eventfd);
-		vc->eventfd = NULL;
-	}
-
 	WRITE_ONCE(vc->mode, KVM_VMCLOCK_MODE_OFF);
+	vc->eventfd = NULL;
 	vc->gpa = 0;
 	memset(&vc->clock, 0, sizeof(vc->clock));
+	spin_unlock(&vc->page_lock);
+
+	kvm_gpc_deactivate(gpc);
+	if (eventfd)
+		eventfd_ctx_put(eventfd);
 	static_branch_slow_dec_deferred(&kvm_vmclock_key);
 }
 
 /*
- * Recompute the page and write it if it changed, or if its mapping did.
- * Process context, without kvm->srcu held.
+ * Bring the page up to date with the changes counted in vc->want.  @vcpu is
+ * a vCPU of the VM about to enter the guest, which refreshes the cache if
+ * needed, or NULL (the work), which leaves that to the vCPUs.
  */
-static void kvm_vmclock_sync(struct kvm *kvm)
+static void kvm_vmclock_publish(struct kvm *kvm, struct kvm_vcpu *vcpu)
 {
 	struct kvm_vmclock_state *vc = &kvm->vmclock;
+	struct gfn_to_pfn_cache *gpc;
 	struct vmclock_abi clk;
+	int want, r;
 
-	mutex_lock(&vc->lock);
-	if (vc->mode == KVM_VMCLOCK_MODE_OFF)
-		goto out;
+	for (;;) {
+		spin_lock(&vc->page_lock);
+		want = atomic_read_acquire(&vc->want);
+		if (vc->mode == KVM_VMCLOCK_MODE_OFF || vc->done == want) {
+			spin_unlock(&vc->page_lock);
+			return;
+		}
 
-	if (kvm_vmclock_fill(kvm, vc->mode, &vc->cfg, vc->eventfd, &clk)) {
-		/* The USER clock does not fit the guest's new TSC domain. */
-		clk = vc->clock;
-		clk.clock_status = VMCLOCK_STATUS_UNRELIABLE;
+		if (kvm_vmclock_fill(kvm, vc->mode, &vc->cfg, vc->eventfd,
+				     &clk)) {
+			/* The USER clock does not fit the guest's TSC domain. */
+			clk = vc->clock;
+			clk.clock_status = VMCLOCK_STATUS_UNRELIABLE;
+		}
+		gpc = &vc->gpc[vc->cur];
+		r = kvm_vmclock_write(kvm, gpc, &clk, false, true, vc->eventfd);
+		if (!r)
+			vc->clock = clk;
+		if (r >= 0)	/* Pairs with kvm_vmclock_vcpu_sync(). */
+			smp_store_release(&vc->done, want);
+		spin_unlock(&vc->page_lock);
+		if (r != -EAGAIN)
+			return;
+
+		if (!vcpu) {
+			kvm_make_all_cpus_request(kvm, KVM_REQ_VMCLOCK_UPDATE);
+			return;
+		}
+		/* One vCPU refreshes; the others cannot read the page meanwhile. */
+		if (test_and_set_bit_lock(0, &vc->refreshing))
+			return;
+		r = kvm_gpc_refresh(gpc, PAGE_SIZE);
+		clear_bit_unlock(0, &vc->refreshing);
+		/* A page that is gone is republished when its memslot returns. */
+		if (r)
+			return;
 	}
-
-	/*
-	 * If the page is gone (e.g. its memslot was deleted), the memslot
-	 * change that brings it back republishes it.
-	 */
-	if (!kvm_vmclock_write(kvm, &vc->gpc[vc->cur], &clk, false, true,
-			       vc->eventfd))
-		vc->clock = clk;
-out:
-	mutex_unlock(&vc->lock);
 }
 
 static void kvm_vmclock_work_fn(struct work_struct *work)
 {
-	kvm_vmclock_sync(container_of(work, struct kvm, vmclock.work));
+	kvm_vmclock_publish(container_of(work, struct kvm, vmclock.work), NULL);
 }
 
 /*
@@ -353,19 +370,31 @@ static void kvm_vmclock_arm(struct kvm_vmclock_state *vc, bool armed)
 	smp_mb();
 }
 
+/*
+ * Count a change of what the page describes, if the clock is armed: the
+ * next publication rewrites the page.
+ */
+static bool kvm_vmclock_changed(struct kvm *kvm)
+{
+	if (!kvm_vmclock_armed(kvm))
+		return false;
+	atomic_inc(&kvm->vmclock.want);
+	return true;
+}
+
 /**
  * kvm_vmclock_update - schedule a republication of a VM's vmclock
  * @kvm: the VM
  *
  * Queues the per-VM work if the clock is armed: a KVM_SET_VMCLOCK that is
  * turning the clock on at the same time may have computed the page
- * already, and the work, which waits for it, publishes the change.  Any
- * context where queue_work() is allowed; the caller must hold a reference
- * to @kvm or otherwise keep it from being destroyed (e.g. be a vCPU of it).
+ * already, and the work publishes the change.  Any context where
+ * queue_work() is allowed; the caller must hold a reference to @kvm or
+ * otherwise keep it from being destroyed (e.g. be a vCPU of it).
  */
 void kvm_vmclock_update(struct kvm *kvm)
 {
-	if (kvm_vmclock_armed(kvm))
+	if (kvm_vmclock_changed(kvm))
 		queue_work(system_dfl_wq, &kvm->vmclock.work);
 }
 
@@ -375,12 +404,12 @@ void kvm_vmclock_update(struct kvm *kvm)
  *
  * The page is brought up to date before @vcpu enters the guest again
  * (KVM_REQ_VMCLOCK_UPDATE, see kvm_vmclock_vcpu_sync()), and also from a
- * work item, for a VM whose vCPUs do not run.  Any context where
- * queue_work() is allowed.
+ * work item, for the other vCPUs, which may be in the guest.  Any context
+ * where queue_work() is allowed.
  */
 void kvm_vmclock_vcpu_update(struct kvm_vcpu *vcpu)
 {
-	if (!kvm_vmclock_armed(vcpu->kvm))
+	if (!kvm_vmclock_changed(vcpu->kvm))
 		return;
 	kvm_make_request(KVM_REQ_VMCLOCK_UPDATE, vcpu);
 	queue_work(system_dfl_wq, &vcpu->kvm->vmclock.work);
@@ -390,15 +419,17 @@ void kvm_vmclock_vcpu_update(struct kvm_vcpu *vcpu)
  * kvm_vmclock_vcpu_sync - handle KVM_REQ_VMCLOCK_UPDATE
  * @vcpu: the vCPU, about to enter the guest, with kvm->srcu read-held
  *
- * Republishes the page if it does not describe the guest's current TSC
- * domain, or if its mapping changed.  May sleep.
+ * Republishes the page if a change since the last publication asks for it;
+ * O(1) if another vCPU or the work did it already.  May sleep in the
+ * refresh of the page's cache, as kvmclock's update does.
  */
 void kvm_vmclock_vcpu_sync(struct kvm_vcpu *vcpu)
 {
-	/* kvm->vmclock.lock nests outside kvm->srcu. */
-	kvm_vcpu_srcu_read_unlock(vcpu);
-	kvm_vmclock_sync(vcpu->kvm);
-	kvm_vcpu_srcu_read_lock(vcpu);
+	struct kvm_vmclock_state *vc = &vcpu->kvm->vmclock;
+
+	/* Pairs with the release of done after the page was written. */
+	if (smp_load_acquire(&vc->done) != atomic_read(&vc->want))
+		kvm_vmclock_publish(vcpu->kvm, vcpu);
 }
 
 /*
@@ -410,9 +441,10 @@ static void kvm_vmclock_repair(struct kvm *kvm)
 	struct kvm_vcpu *vcpu;
 	unsigned long i;
 
+	if (!kvm_vmclock_changed(kvm))
+		return;
 	kvm_for_each_vcpu(i, vcpu, kvm)
 		kvm_make_request(KVM_REQ_VMCLOCK_UPDATE, vcpu);
-	kvm_vmclock_update(kvm);
 }
 
 /**
@@ -485,7 +517,7 @@ static void kvm_vmclock_update_all_fn(struct work_struct *work)
 	 */
 	list_for_each_entry(kvm, &vm_list, vm_list)
 		if (READ_ONCE(kvm->vmclock.mode) != KVM_VMCLOCK_MODE_OFF)
-			queue_work(system_dfl_wq, &kvm->vmclock.work);
+			kvm_vmclock_update(kvm);
 	mutex_unlock(&kvm_lock);
 }
 
@@ -540,6 +572,7 @@ void kvm_vmclock_init_vm(struct kvm *kvm)
 	struct kvm_vmclock_state *vc = &kvm->vmclock;
 
 	mutex_init(&vc->lock);
+	spin_lock_init(&vc->page_lock);
 	vc->mode = KVM_VMCLOCK_MODE_OFF;
 	kvm_gpc_init(&vc->gpc[0], kvm);
 	kvm_gpc_init(&vc->gpc[1], kvm);
@@ -573,22 +606,39 @@ void kvm_vmclock_destroy_vm(struct kvm *kvm)
 	cancel_work_sync(&vc->work);
 }
 
+/**
+ * kvm_vmclock_seq_later - whether a seq_count the VMM passes is taken
+ * @seq: the seq_count passed with KVM_VMCLOCK_FLAG_SET_SEQ_COUNT
+ * @last: the last seq_count KVM wrote or was given, 0 if none yet
+ *
+ * seq_count never goes back, whatever KVM_SET_VMCLOCK gets: a value that
+ * is not later (modulo 2^32) than @last is ignored.  A VM that has none
+ * yet takes any, e.g. its migration source's.
+ *
+ * Return: true if @seq replaces @last.
+ */
+static bool kvm_vmclock_seq_later(u32 seq, u32 last)
+{
+	return !last || (s32)(seq - last) > 0;
+}
+
 /*
  * Publish @cfg in @mode at @gpa, with @eventfd (a reference that this
- * function takes over on success), seq_count continuing above @seq.
- * Nothing is changed on failure.
+ * function takes over on success), seq_count continuing above @seq if
+ * @set_seq.  Nothing is changed on failure.  kvm->vmclock.lock held.
  */
 static int kvm_vmclock_set_on(struct kvm *kvm, u32 mode, gpa_t gpa,
-			      const struct kvm_vmclock_cfg *cfg, u32 seq,
-			      struct eventfd_ctx *eventfd)
+			      const struct kvm_vmclock_cfg *cfg, bool set_seq,
+			      u32 seq, struct eventfd_ctx *eventfd)
 {
 	struct kvm_vmclock_state *vc = &kvm->vmclock;
-	u32 old_seq = vc->seq;
 	bool same = vc->mode != KVM_VMCLOCK_MODE_OFF && vc->gpa == gpa;
-	struct gfn_to_pfn_cache *gpc;
+	struct gfn_to_pfn_cache *gpc, *old = NULL;
+	struct eventfd_ctx *old_eventfd;
 	struct vmclock_abi clk;
 	unsigned int next;
-	int idx, r;
+	u32 old_seq;
+	int want, idx, r;
 
 	r = kvm_arch_vmclock_check(kvm, gpa);
 	if (r)
@@ -598,66 +648,85 @@ static int kvm_vmclock_set_on(struct kvm *kvm, u32 mode, gpa_t gpa,
 		return -EINVAL;
 
 	/*
-	 * A new page counts as in use from before it is computed, so that
-	 * the architecture's timekeeping work starts from the same line.
+	 * Same page: rewrite it.  A change of mode, clock, counters or
+	 * eventfd is one seq_count step for the guest.  A new page is
+	 * activated and written with the spare cache, so that the current
+	 * configuration is untouched if that fails; it counts as in use from
+	 * before it is computed, so that the architecture's timekeeping work
+	 * starts from the same line.
 	 */
+	next = vc->cur;
 	if (!same) {
 		static_branch_inc(&kvm_vmclock_key.key);
 		kvm_vmclock_arm(vc, true);
-	}
-
-	r = kvm_vmclock_fill(kvm, mode, cfg, eventfd, &clk);
-	if (r)
-		goto fail;
-
-	/*
-	 * Same page: rewrite it.  A change of mode, clock, counters or
-	 * eventfd is one seq_count step for the guest.
-	 */
-	vc->seq = seq;
-	if (same) {
-		r = kvm_vmclock_write(kvm, &vc->gpc[vc->cur], &clk, true,
-				      false, eventfd);
+		if (vc->mode != KVM_VMCLOCK_MODE_OFF) {
+			old = &vc->gpc[vc->cur];
+			next = !vc->cur;
+			/* For the unreliable mark, best effort. */
+			kvm_vmclock_refresh(kvm, old);
+		}
+		idx = srcu_read_lock(&kvm->srcu);
+		r = kvm_gpc_activate(&vc->gpc[next], gpa, PAGE_SIZE);
+		srcu_read_unlock(&kvm->srcu, idx);
 		if (r)
 			goto fail;
-		if (vc->eventfd)
-			eventfd_ctx_put(vc->eventfd);
-		vc->eventfd = eventfd;
-		vc->cfg = *cfg;
-		vc->clock = clk;
-		WRITE_ONCE(vc->mode, mode);
-		return 0;
 	}
-
-	/*
-	 * Activate and write the new page with the spare cache, so that the
-	 * current configuration is untouched if that fails.
-	 */
-	next = vc->mode == KVM_VMCLOCK_MODE_OFF ? vc->cur : !vc->cur;
 	gpc = &vc->gpc[next];
-	idx = srcu_read_lock(&kvm->srcu);
-	r = kvm_gpc_activate(gpc, gpa, PAGE_SIZE);
-	srcu_read_unlock(&kvm->srcu, idx);
-	if (r)
-		goto fail;
 
-	r = kvm_vmclock_write(kvm, gpc, &clk, true, false, eventfd);
+	for (;;) {
+		spin_lock(&vc->page_lock);
+		want = atomic_read_acquire(&vc->want);
+		old_seq = vc->seq;
+		if (set_seq && kvm_vmclock_seq_later(seq, vc->seq))
+			vc->seq = seq;
+		r = kvm_vmclock_fill(kvm, mode, cfg, eventfd, &clk);
+		if (!r)
+			r = kvm_vmclock_write(kvm, gpc, &clk, true, false,
+					      eventfd);
+		if (r != -EAGAIN)
+			break;
+		vc->seq = old_seq;
+		spin_unlock(&vc->page_lock);
+
+		r = kvm_vmclock_refresh(kvm, gpc);
+		if (r)
+			goto fail_deactivate;
+	}
 	if (r) {
-		kvm_gpc_deactivate(gpc);
-		goto fail;
+		vc->seq = old_seq;
+		spin_unlock(&vc->page_lock);
+		goto fail_deactivate;
 	}
 
-	kvm_vmclock_retire(kvm, true);
+	if (old) {
+		struct vmclock_abi gone = vc->clock;
 
-	WRITE_ONCE(vc->cur, next);
+		gone.clock_status = VMCLOCK_STATUS_UNRELIABLE;
+		kvm_vmclock_write(kvm, old, &gone, false, false, vc->eventfd);
+	}
+	old_eventfd = vc->eventfd;
+	vc->eventfd = eventfd;
+	vc->cur = next;
 	vc->gpa = gpa;
 	vc->cfg = *cfg;
 	vc->clock = clk;
-	vc->eventfd = eventfd;
+	/* Pairs with kvm_vmclock_vcpu_sync(): the page, then done. */
+	smp_store_release(&vc->done, want);
 	WRITE_ONCE(vc->mode, mode);
+	spin_unlock(&vc->page_lock);
+
+	if (old) {
+		kvm_gpc_deactivate(old);
+		static_branch_slow_dec_deferred(&kvm_vmclock_key);
+	}
+	if (old_eventfd)
+		eventfd_ctx_put(old_eventfd);
 	return 0;
+
+fail_deactivate:
+	if (!same)
+		kvm_gpc_deactivate(gpc);
 fail:
-	vc->seq = old_seq;
 	if (!same) {
 		static_branch_slow_dec_deferred(&kvm_vmclock_key);
 		kvm_vmclock_arm(vc, vc->mode != KVM_VMCLOCK_MODE_OFF);
@@ -745,22 +814,6 @@ static int kvm_vmclock_check(struct kvm *kvm, const struct kvm_vmclock *arg)
 }
 
 /**
- * kvm_vmclock_seq_later - whether a seq_count the VMM passes is taken
- * @seq: the seq_count passed with KVM_VMCLOCK_FLAG_SET_SEQ_COUNT
- * @last: the last seq_count KVM wrote or was given, 0 if none yet
- *
- * seq_count never goes back, whatever KVM_SET_VMCLOCK gets: a value that
- * is not later (modulo 2^32) than @last is ignored.  A VM that has none
- * yet takes any, e.g. its migration source's.
- *
- * Return: true if @seq replaces @last.
- */
-static bool kvm_vmclock_seq_later(u32 seq, u32 last)
-{
-	return !last || (s32)(seq - last) > 0;
-}
-
-/**
  * kvm_vm_ioctl_set_vmclock - KVM_SET_VMCLOCK
  * @kvm: the VM
  * @argp: struct kvm_vmclock, in
@@ -773,7 +826,7 @@ int kvm_vm_ioctl_set_vmclock(struct kvm *kvm, void __user *argp)
 	struct eventfd_ctx *eventfd = NULL;
 	struct kvm_vmclock_cfg cfg;
 	struct kvm_vmclock arg;
-	u32 seq;
+	bool set_seq;
 	int r;
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
@@ -818,25 +871,25 @@ int kvm_vm_ioctl_set_vmclock(struct kvm *kvm, void __user *argp)
 		cfg.vm_generation_counter = arg.vm_generation_counter;
 	if (arg.flags & KVM_VMCLOCK_FLAG_BUMP_VM_GENERATION)
 		cfg.vm_generation_counter++;
-	seq = vc->seq;
-	if ((arg.flags & KVM_VMCLOCK_FLAG_SET_SEQ_COUNT) &&
-	    kvm_vmclock_seq_later(arg.seq_count, seq))
-		seq = arg.seq_count;
+	set_seq = arg.flags & KVM_VMCLOCK_FLAG_SET_SEQ_COUNT;
 
 	if (arg.mode == KVM_VMCLOCK_MODE_OFF) {
 		kvm_vmclock_retire(kvm, true);
 		kvm_vmclock_arm(vc, false);
+		spin_lock(&vc->page_lock);
 		vc->cfg.flags = 0;
 		vc->cfg.disruption_marker = cfg.disruption_marker;
 		vc->cfg.vm_generation_counter = cfg.vm_generation_counter;
-		/* After the final write, which may have gone past @seq. */
-		if (kvm_vmclock_seq_later(seq, vc->seq))
-			vc->seq = seq;
+		/* After the final write, which may have gone past it. */
+		if (set_seq && kvm_vmclock_seq_later(arg.seq_count, vc->seq))
+			vc->seq = arg.seq_count;
+		spin_unlock(&vc->page_lock);
 		r = 0;
 		goto out;
 	}
 
-	r = kvm_vmclock_set_on(kvm, arg.mode, arg.gpa, &cfg, seq, eventfd);
+	r = kvm_vmclock_set_on(kvm, arg.mode, arg.gpa, &cfg, set_seq,
+			       arg.seq_count, eventfd);
 	if (!r)
 		eventfd = NULL;
 out:
@@ -881,7 +934,9 @@ int kvm_vm_ioctl_get_vmclock(struct kvm *kvm, void __user *argp)
 	arg.flags = KVM_VMCLOCK_FLAG_SET_DISRUPTION |
 		    KVM_VMCLOCK_FLAG_SET_VM_GENERATION |
 		    KVM_VMCLOCK_FLAG_SET_SEQ_COUNT;
+	spin_lock(&vc->page_lock);
 	arg.seq_count = vc->seq;
+	spin_unlock(&vc->page_lock);
 	arg.disruption_marker = vc->cfg.disruption_marker;
 	arg.vm_generation_counter = vc->cfg.vm_generation_counter;
 	if (vc->mode != KVM_VMCLOCK_MODE_OFF) {

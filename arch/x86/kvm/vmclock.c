@@ -11,8 +11,8 @@
  * period, is still good (kvm_vmclock_line_stale()).  Only if it is not does
  * it compute a new line, in the host TSC domain, and queue an irq_work,
  * which asks the generic core to republish all VMs from a workqueue
- * (kvm_vmclock_update_all()).  The per-VM work then calls
- * kvm_arch_vmclock_fill() in process context, which converts that line
+ * (kvm_vmclock_update_all()).  The per-VM work or a vCPU then calls
+ * kvm_arch_vmclock_fill(), which converts that line
  * into the guest's TSC domain with the vCPUs' TSC offset and scaling ratio.
  *
  * The update policy.  The timekeeper dithers its multiplier by one unit
@@ -856,7 +856,7 @@ int kvm_arch_vmclock_check(struct kvm *kvm, gpa_t gpa)
 
 /*
  * The current line and its snapshot; computed here from the idle snapshot
- * if the notifier has not done so yet.  Process context.
+ * if the notifier has not done so yet.  Any context.
  */
 static bool kvm_vmclock_read_line(struct kvm_vmclock_host *host,
 				  struct kvm_vmclock_params *line,
@@ -880,7 +880,7 @@ static bool kvm_vmclock_read_line(struct kvm_vmclock_host *host,
 	return valid && kvm_vmclock_host_is_tsc(host);
 }
 
-/* Process context, kvm->vmclock.lock held. */
+/* kvm->vmclock.page_lock held: does not sleep. */
 void kvm_arch_vmclock_fill(struct kvm *kvm, struct vmclock_abi *clk)
 {
 	struct kvm_vmclock_params h, g;
@@ -921,8 +921,8 @@ void kvm_arch_vmclock_fill(struct kvm *kvm, struct vmclock_abi *clk)
 }
 
 /*
- * USER mode: @host is a validated clock in the host TSC domain.  Process
- * context, kvm->vmclock.lock held.  While the guest TSC domain is not
+ * USER mode: @host is a validated clock in the host TSC domain.
+ * kvm->vmclock.page_lock held.  While the guest TSC domain is not
  * defined (see kvm_vmclock_guest_tsc()), and while KVM does not trust the
  * host TSC (the host clocksource left it, or it was marked unstable), the
  * page is UNRELIABLE, with no counter, period or time.
