@@ -9,7 +9,7 @@
 #  4. (FULL=1, the default outside CI) the tree builds after every patch, W=1 and
 #     sparse (C=1) on the objects each patch touches report nothing the base did not,
 #     the uAPI headers pass CONFIG_UAPI_HEADER_TEST after every patch, and after every
-#     patch that has the KUnit suite kvm_vmclock (arch/x86/kvm/vmclock_kunit.c), the
+#     patch that has the KUnit suite kvm_vmclock (arch/x86/kvm/ or virt/kvm/vmclock_kunit.c), the
 #     kernel boots under QEMU with a KUnit-only initramfs and the suite passes;
 #  5. checkpatch's FILE_PATH_CHANGES ("does MAINTAINERS need updating?") is not asked
 #     of each patch: the series adds its MAINTAINERS entry in its last patch, and this
@@ -134,7 +134,11 @@ if [ "$full" = 1 ]; then
 	pack_cpio "$kroot" "$BUILD/kunit-initrd.gz"
 	kunit_at() { # run the KUnit suite at the checked-out commit, if it has one
 		local s=$1 klog=$BUILD/series-kunit.log t0 v
-		if ! git -C "$SRC" cat-file -e HEAD:arch/x86/kvm/vmclock_kunit.c 2>/dev/null; then
+		local kf
+		for kf in virt/kvm/vmclock_kunit.c arch/x86/kvm/vmclock_kunit.c ''; do
+			git -C "$SRC" cat-file -e "HEAD:$kf" 2>/dev/null && break
+		done
+		if [ -z "$kf" ]; then
 			note "KUnit: no kvm_vmclock suite yet: $s"
 			return
 		fi
@@ -143,7 +147,7 @@ if [ "$full" = 1 ]; then
 			return
 		fi
 		# Every kvm_vmclock* suite the file has at this commit must run
-		suites=$(git -C "$SRC" show HEAD:arch/x86/kvm/vmclock_kunit.c |
+		suites=$(git -C "$SRC" show "HEAD:$kf" |
 			sed -n 's/^\s*\.name = "\(kvm_vmclock[a-z_]*\)",$/\1/p' | paste -sd, -)
 		t0=$(date +%s)
 		INITRD=$BUILD/kunit-initrd.gz KUNIT_GLOB='kvm_vmclock*' APPEND=bench.kunit=1 BOOT_TIMEOUT=600 \

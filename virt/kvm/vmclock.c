@@ -3,11 +3,11 @@
  * KVM vmclock provider: publishes a struct vmclock_abi page (see
  * include/uapi/linux/vmclock-abi.h) in guest memory.
  *
- * This file is the architecture-independent part: the ioctls, the per-VM
- * state, writing the page with the seq_count protocol and scheduling the
- * updates.  The architecture computes the contents of the clock (which
- * counter, its value and period in the guest, the time, the status) in
- * kvm_arch_vmclock_fill().
+ * This file is the page: the ioctls, the per-VM state, writing the page
+ * with the seq_count protocol and scheduling the updates.  The contents of
+ * the clock (which counter, its value and period in the guest, the time,
+ * the status) are computed in vmclock_clock.c, from the host timekeeper
+ * and the guest counter that the architecture gives.
  *
  * Locking and contexts:
  *
@@ -61,7 +61,7 @@
  * even in a page whose memory lost the old value.
  *
  * In USER mode, the clock is given by userspace in the host TSC domain and
- * kept in kvm->vmclock.cfg; kvm_arch_vmclock_fill_user() converts it into
+ * kept in kvm->vmclock.cfg; kvm_vmclock_fill_user() converts it into
  * the guest's domain at each publication, so the page follows changes of
  * the guest TSC without userspace doing anything.  The fields KVM owns in
  * both modes (disruption_marker, vm_generation_counter and the flags the
@@ -80,6 +80,8 @@
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 #include <trace/events/kvm.h>
+
+#include "vmclock.h"
 
 /*
  * Enabled while some VM's vmclock is not OFF: the architecture's per-tick
@@ -128,11 +130,11 @@ static int kvm_vmclock_fill(struct kvm *kvm, u32 mode,
 
 	memset(clk, 0, sizeof(*clk));
 	if (mode == KVM_VMCLOCK_MODE_USER) {
-		r = kvm_arch_vmclock_fill_user(kvm, &cfg->user, clk);
+		r = kvm_vmclock_fill_user(kvm, &cfg->user, clk);
 		if (r)
 			return r;
 	} else {
-		kvm_arch_vmclock_fill(kvm, clk);
+		kvm_vmclock_fill_auto(kvm, clk);
 	}
 
 	/* The flags the VMM sets, in both modes. */

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-#ifndef __ARCH_X86_KVM_VMCLOCK_H
-#define __ARCH_X86_KVM_VMCLOCK_H
+#ifndef __KVM_VMCLOCK_INTERNAL_H
+#define __KVM_VMCLOCK_INTERNAL_H
 
 #include <linux/clocksource_ids.h>
 #include <linux/types.h>
 
-struct timekeeper;
-struct kvm_vcpu;
+/*
+ * The clock of the vmclock provider (virt/kvm/vmclock_clock.c), for the
+ * page code (virt/kvm/vmclock.c) and the KUnit tests.
+ */
+
+struct kvm;
 struct vmclock_abi;
 
 /**
@@ -41,7 +45,8 @@ struct kvm_vmclock_params {
  * @tai_offset: TAI - UTC, seconds
  * @vclock_mode: the clocksource's vDSO mode
  * @cs_id: the clocksource's ID
- * @tsc_unstable: the TSC was marked unstable
+ * @counter_ok: the clocksource was the architecture's counter, and stable,
+ *		when the snapshot was taken (kvm_arch_vmclock_host_counter())
  */
 struct kvm_vmclock_host {
 	u64 cycle_last;
@@ -55,7 +60,7 @@ struct kvm_vmclock_host {
 	s32 tai_offset;
 	int vclock_mode;
 	enum clocksource_ids cs_id;
-	bool tsc_unstable;
+	bool counter_ok;
 };
 
 /**
@@ -114,12 +119,8 @@ int kvm_vmclock_user_to_guest(const struct vmclock_abi *h, u64 offset,
 			      struct vmclock_abi *g);
 #endif
 
-#ifdef CONFIG_KVM_VMCLOCK
-void kvm_vmclock_gtod_notify(struct timekeeper *tk, bool was_set);
-void kvm_vmclock_x86_exit(void);
-#else
-static inline void kvm_vmclock_gtod_notify(struct timekeeper *tk, bool was_set) {}
-static inline void kvm_vmclock_x86_exit(void) {}
-#endif
+void kvm_vmclock_fill_auto(struct kvm *kvm, struct vmclock_abi *clk);
+int kvm_vmclock_fill_user(struct kvm *kvm, const struct vmclock_abi *host,
+			  struct vmclock_abi *clk);
 
-#endif /* __ARCH_X86_KVM_VMCLOCK_H */
+#endif /* __KVM_VMCLOCK_INTERNAL_H */
