@@ -43,6 +43,7 @@ struct kvm_vmclock_params {
  *	      ns << NTP_SCALE_SHIFT, including the slew: the long-run rate
  * @cycle_interval: counter cycles per tick
  * @tai_offset: TAI - UTC, seconds
+ * @tai_set: adjtimex(ADJ_TAI) set @tai_offset since boot (0 included)
  * @vclock_mode: the clocksource's vDSO mode
  * @cs_id: the clocksource's ID
  * @counter_ok: the clocksource was the architecture's counter, and stable,
@@ -58,6 +59,7 @@ struct kvm_vmclock_host {
 	u64 tick_len;
 	u64 cycle_interval;
 	s32 tai_offset;
+	bool tai_set;
 	int vclock_mode;
 	enum clocksource_ids cs_id;
 	bool counter_ok;
@@ -77,7 +79,7 @@ struct kvm_vmclock_host {
  * @seq: timekeeping's ntp_seq: changes with all of the above but the
  *	 growth of the maximum error
  * @was_synced: the host clock was synchronized (STA_UNSYNC clear) at some
- *		time since KVM was loaded
+ *		time since boot (timekeeping's history)
  */
 struct kvm_vmclock_ntp {
 	int status;
@@ -95,6 +97,7 @@ u8 kvm_vmclock_ntp_status(const struct kvm_vmclock_ntp *ntp);
 u8 kvm_vmclock_ntp_leap(const struct kvm_vmclock_ntp *ntp);
 bool kvm_vmclock_ntp_same(const struct kvm_vmclock_ntp *old,
 			  const struct kvm_vmclock_ntp *now);
+u64 kvm_vmclock_deviation_ns(u32 max_error_ns);
 void kvm_vmclock_ntp_errors(const struct kvm_vmclock_ntp *ntp,
 			    const struct kvm_vmclock_params *line,
 			    u32 max_error_ns, struct vmclock_abi *clk);

@@ -375,7 +375,7 @@ EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_host_line);
  *
  * Return: VMCLOCK_STATUS_SYNCHRONIZED while the host clock is synchronized
  * (STA_UNSYNC clear), VMCLOCK_STATUS_FREERUNNING if it was and no longer
- * is, VMCLOCK_STATUS_UNKNOWN if it never was since KVM was loaded.
+ * is, VMCLOCK_STATUS_UNKNOWN if it never was since the host booted.
  */
 VISIBLE_IF_KUNIT u8 kvm_vmclock_ntp_status(const struct kvm_vmclock_ntp *ntp)
 {
@@ -458,32 +458,59 @@ VISIBLE_IF_KUNIT bool kvm_vmclock_ntp_same(const struct kvm_vmclock_ntp *old,
 }
 EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_ntp_same);
 
+/*
+ * A rewrite that the host's rate made necessary is visible within this
+ * (the page's own error bound counts on it).
+ */
+#define VMCLOCK_REWRITE_NS	(10 * NSEC_PER_MSEC)
+
+/**
+ * kvm_vmclock_deviation_ns - bound on |page - host CLOCK_REALTIME|
+ * @max_error_ns: the update policy's bound (vmclock_max_error_ns)
+ *
+ * The policy keeps the page within @max_error_ns of the host's clock at
+ * the host's current rate.  When the rate changes, by up to 2 * MAXFREQ
+ * (the range of ADJ_FREQUENCY), the page drifts at that rate until its
+ * rewrite is visible, which takes up to VMCLOCK_REWRITE_NS.
+ *
+ * Return: the bound, in ns.
+ */
+VISIBLE_IF_KUNIT u64 kvm_vmclock_deviation_ns(u32 max_error_ns)
+{
+	return max_error_ns +
+	       DIV_ROUND_UP_ULL(VMCLOCK_REWRITE_NS * 2 * MAXFREQ, NSEC_PER_SEC);
+}
+EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_deviation_ns);
+
 /**
  * kvm_vmclock_ntp_errors - the error fields of a page
  * @ntp: the NTP state
  * @line: the page's clock (time at counter_value, and the period)
- * @max_error_ns: bound on |page - CLOCK_REALTIME| (vmclock_max_error_ns)
+ * @max_error_ns: the update policy's bound (vmclock_max_error_ns)
  * @clk: result: time_esterror_nanosec, time_maxerror_nanosec, the period
- *	 error rates and their VALID flags (or'ed into @clk->flags); left
- *	 alone unless the host clock is synchronized
+ *	 maximum error rate and their VALID flags (or'ed into @clk->flags);
+ *	 left alone unless the host clock is synchronized
  *
  * The host's maximum error at time t is at most M + R * (t - S): M =
- * @ntp->maxerror_us, R = @ntp->maxerror_rate_us per second (500 ppm), S =
- * @ntp->xtime_sec, because the kernel adds R once per second boundary
- * after S, when it processes it (later, not earlier).  The page states it
- * as a linear bound from its reference time T (time_sec, time_frac_sec at
+ * @ntp->maxerror_us, R = @ntp->maxerror_rate_us per second (MAXFREQ, the
+ * frequency tolerance adjtimex() reports), S = @ntp->xtime_sec, because
+ * the kernel adds R once per second boundary after S, when it processes
+ * it (later, not earlier).  The page differs from the host's clock by up
+ * to D (kvm_vmclock_deviation_ns()), so a guest's error is at most D plus
+ * the host's at a time up to D away.  The page states that as a linear
+ * bound from its reference time T (time_sec, time_frac_sec at
  * counter_value):
  *
- *	time_maxerror_nanosec = M + R * (T - S) + R * max_error_ns + 1 ns
+ *	time_maxerror_nanosec = M + R * (T - S) + D + R * D + 1 ns
  *
  * rounded up (and not below the margin: T may be before S when the line
  * is older than the NTP state), and counter_period_maxerror_rate_frac_sec
- * = R * period, rounded up: a guest's bound at any later counter value,
+ * = R * period, rounded up: the period's maximum error at the kernel's
+ * frequency tolerance.  A guest's bound at any later counter value,
  * time_maxerror_nanosec + (counter - counter_value) * rate, is not below
- * the host's.  R * max_error_ns covers the page's time differing from the
- * host's by up to max_error_ns (5 ps at 10 ns); the 1 ns the rounding.
- * The kernel does not grow the estimated error between adjtimex() calls,
- * so time_esterror_nanosec is the host's and its rate 0.
+ * the host's plus D.  The 1 ns is for the rounding.  The estimated error
+ * is the host's, which the kernel keeps between adjtimex() calls; the
+ * period has no estimate, so its flag stays clear.
  */
 VISIBLE_IF_KUNIT void kvm_vmclock_ntp_errors(const struct kvm_vmclock_ntp *ntp,
 					     const struct kvm_vmclock_params *line,
@@ -495,6 +522,7 @@ VISIBLE_IF_KUNIT void kvm_vmclock_ntp_errors(const struct kvm_vmclock_ntp *ntp,
 	u64 max = clamp_t(long, ntp->maxerror_us, 0, INT_MAX);
 	s64 dsec = clamp_t(s64, (s64)(line->time_sec - ntp->xtime_sec),
 			   -VMCLOCK_NTP_MAX_SEC, VMCLOCK_NTP_MAX_SEC);
+	u64 dev = kvm_vmclock_deviation_ns(max_error_ns);
 	u64 frac_ns, margin, prate;
 	s64 bound;
 	u128 p;
@@ -506,7 +534,7 @@ VISIBLE_IF_KUNIT void kvm_vmclock_ntp_errors(const struct kvm_vmclock_ntp *ntp,
 	frac_ns = mul_u64_u64_shr(line->time_frac_sec, NSEC_PER_SEC, 64) + 1;
 	bound = (s64)max * NSEC_PER_USEC + dsec * (s64)(rate * NSEC_PER_USEC) +
 		(s64)DIV_ROUND_UP_ULL(rate * frac_ns, USEC_PER_SEC);
-	margin = DIV_ROUND_UP_ULL(rate * max_error_ns, USEC_PER_SEC) + 1;
+	margin = dev + DIV_ROUND_UP_ULL(rate * dev, USEC_PER_SEC) + 1;
 
 	/* R * period, rounded up; R is at most one second per second */
 	p = (u128)line->period_frac_sec * rate;
@@ -516,11 +544,9 @@ VISIBLE_IF_KUNIT void kvm_vmclock_ntp_errors(const struct kvm_vmclock_ntp *ntp,
 
 	clk->time_esterror_nanosec = cpu_to_le64(est * NSEC_PER_USEC);
 	clk->time_maxerror_nanosec = cpu_to_le64(max_t(s64, bound, 0) + margin);
-	clk->counter_period_esterror_rate_frac_sec = 0;
 	clk->counter_period_maxerror_rate_frac_sec = cpu_to_le64(prate);
 	clk->flags |= cpu_to_le64(VMCLOCK_FLAG_TIME_ESTERROR_VALID |
 				  VMCLOCK_FLAG_TIME_MAXERROR_VALID |
-				  VMCLOCK_FLAG_PERIOD_ESTERROR_VALID |
 				  VMCLOCK_FLAG_PERIOD_MAXERROR_VALID);
 }
 EXPORT_SYMBOL_IF_KUNIT(kvm_vmclock_ntp_errors);
@@ -569,6 +595,7 @@ static bool kvm_vmclock_host_changed(const struct kvm_vmclock_host *old,
 	return old->shift != now->shift ||
 	       old->cycle_interval != now->cycle_interval ||
 	       old->tai_offset != now->tai_offset ||
+	       old->tai_set != now->tai_set ||
 	       old->vclock_mode != now->vclock_mode ||
 	       old->cs_id != now->cs_id ||
 	       old->counter_ok != now->counter_ok;
@@ -653,8 +680,6 @@ static bool kvm_vmclock_line_idle = true;
  * ntp_seq changes (and while idle), without touching the line.
  */
 static struct kvm_vmclock_ntp kvm_vmclock_ntp;
-/* Only the notifier, serialised by tk_core.lock */
-static bool kvm_vmclock_was_synced;
 
 /* The line for a snapshot, if the host clock is the counter and usable. */
 static bool kvm_vmclock_compute_line(const struct kvm_vmclock_host *host,
@@ -696,8 +721,6 @@ void kvm_vmclock_timekeeper_update(struct timekeeper *tk, bool was_set)
 	u64 counter;
 
 	timekeeping_get_pv_state(tk, &st);
-	if (!(st.ntp_status & STA_UNSYNC))
-		kvm_vmclock_was_synced = true;
 	ntp = (struct kvm_vmclock_ntp) {
 		.status = st.ntp_status,
 		.state = st.ntp_state,
@@ -706,7 +729,7 @@ void kvm_vmclock_timekeeper_update(struct timekeeper *tk, bool was_set)
 		.maxerror_rate_us = st.ntp_maxerror_rate,
 		.xtime_sec = st.xtime_sec,
 		.seq = st.ntp_seq,
-		.was_synced = kvm_vmclock_was_synced,
+		.was_synced = st.ntp_was_synced,
 	};
 	now = (struct kvm_vmclock_host) {
 		.cycle_last = st.cycle_last,
@@ -718,6 +741,7 @@ void kvm_vmclock_timekeeper_update(struct timekeeper *tk, bool was_set)
 		.tick_len = st.ntp_tick_len,
 		.cycle_interval = st.cycle_interval,
 		.tai_offset = st.tai_offset,
+		.tai_set = st.tai_offset_set,
 		.vclock_mode = st.vdso_clock_mode,
 		.cs_id = st.cs_id,
 		.counter_ok = kvm_arch_vmclock_host_counter(st.vdso_clock_mode,
@@ -774,8 +798,7 @@ void kvm_vmclock_timekeeper_update(struct timekeeper *tk, bool was_set)
 	 * second as the host's.  If not (TIME_OK -> TIME_INS, an unchanged
 	 * write), only store the state.
 	 */
-	ntp_changed = ntp.seq != kvm_vmclock_ntp.seq ||
-		      ntp.was_synced != kvm_vmclock_ntp.was_synced;
+	ntp_changed = ntp.seq != kvm_vmclock_ntp.seq;
 	if (ntp_changed && !stale &&
 	    kvm_vmclock_ntp_same(&kvm_vmclock_ntp, &ntp)) {
 		write_seqcount_begin(&kvm_vmclock_host_seq);
@@ -872,8 +895,8 @@ void kvm_vmclock_fill_auto(struct kvm *kvm, struct vmclock_abi *clk)
 	clk->time_type = VMCLOCK_TIME_UTC;
 	clk->clock_status = VMCLOCK_STATUS_UNRELIABLE;
 
-	/* tai_offset_sec is UTC - TAI. 0 means nobody set the TAI offset. */
-	if (host.tai_offset) {
+	/* UTC - TAI; not the kernel's own leap steps of an offset never set */
+	if (host.tai_set) {
 		clk->flags = cpu_to_le64(VMCLOCK_FLAG_TAI_OFFSET_VALID);
 		clk->tai_offset_sec = cpu_to_le16((u16)(s16)-host.tai_offset);
 	}

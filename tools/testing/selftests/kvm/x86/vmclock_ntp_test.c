@@ -34,11 +34,17 @@
 
 #define HOST_TIME_ENV	"VMCLOCK_TEST_HOST_TIME"
 
-/* The four flags KVM sets with the error fields */
+/* The flags KVM sets with the error fields (no period estimate) */
 #define ERROR_FLAGS	(VMCLOCK_FLAG_TIME_ESTERROR_VALID |		\
 			 VMCLOCK_FLAG_TIME_MAXERROR_VALID |		\
-			 VMCLOCK_FLAG_PERIOD_ESTERROR_VALID |		\
 			 VMCLOCK_FLAG_PERIOD_MAXERROR_VALID)
+
+/*
+ * The page's own deviation from the host's clock, which its maximum error
+ * adds (vmclock.rst): kvm.vmclock_max_error_ns, plus 10 ms of a rate
+ * change over the whole ADJ_FREQUENCY range (1000 ppm).
+ */
+#define PAGE_DEV_NS	(vmclock_max_error_ns() + 10000ULL)
 
 static void guest_code(void)
 {
@@ -100,7 +106,7 @@ FIXTURE(ntp) {
 	/* The host's state before the test, restored by the parent */
 	struct timex orig;
 	u64 orig_real_ns, orig_mono_ns;
-	bool saved, stepped;
+	bool saved, stepped, tai_changed, freq_changed;
 };
 
 FIXTURE_SETUP(ntp)
@@ -137,12 +143,19 @@ FIXTURE_SETUP(ntp)
  */
 FIXTURE_TEARDOWN_PARENT(ntp)
 {
-	struct timex tx = {
-		.modes = ADJ_STATUS | ADJ_ESTERROR | ADJ_MAXERROR | ADJ_TAI,
-	};
+	struct timex tx = { .modes = 0 };
 
 	if (!self->saved)
 		return;
+	/* ADJ_TAI only if needed: it makes the offset a claim, 0 included */
+	if (adjtimex(&tx) >= 0 && tx.tai != self->orig.tai)
+		self->tai_changed = true;
+	tx.modes = ADJ_STATUS | ADJ_ESTERROR | ADJ_MAXERROR;
+	if (self->tai_changed)
+		tx.modes |= ADJ_TAI;
+	if (self->freq_changed)
+		tx.modes |= ADJ_FREQUENCY;
+	tx.freq = self->orig.freq;
 	if (self->stepped) {
 		struct timespec ts;
 		u64 ns = self->orig_real_ns + (mono_ns() - self->orig_mono_ns);
@@ -214,6 +227,10 @@ static void check_errors(struct __test_metadata *_metadata,
 	TEST_ASSERT_EQ(c->clock_status, VMCLOCK_STATUS_SYNCHRONIZED);
 	TEST_ASSERT((c->flags & ERROR_FLAGS) == ERROR_FLAGS,
 		    "flags 0x%lx: not all error flags", (unsigned long)c->flags);
+	TEST_ASSERT(!(c->flags & VMCLOCK_FLAG_PERIOD_ESTERROR_VALID),
+		    "flags 0x%lx: a period estimate claimed, of %lu",
+		    (unsigned long)c->flags,
+		    (unsigned long)c->counter_period_esterror_rate_frac_sec);
 	TEST_ASSERT_EQ(c->time_esterror_nanosec, esterror_us * 1000ULL);
 	TEST_ASSERT_EQ(c->counter_period_esterror_rate_frac_sec, 0);
 	/* 500 ppm of the period, rounded up */
@@ -222,12 +239,12 @@ static void check_errors(struct __test_metadata *_metadata,
 		    (unsigned long)c->counter_period_maxerror_rate_frac_sec,
 		    (unsigned long)c->counter_period_frac_sec);
 	/*
-	 * M + 500 ppm of the time since the start of the second adjtimex()
-	 * wrote it in (up to a second, plus the page's lag) + 2 ns.
+	 * M + the page's deviation + 500 ppm of the time since the start of
+	 * the second adjtimex() wrote it in (up to a second, plus the lag).
 	 */
-	TEST_ASSERT(c->time_maxerror_nanosec >= maxerror_us * 1000ULL + 2 &&
-		    c->time_maxerror_nanosec <=
-		    maxerror_us * 1000ULL + MAXERR_RATE_US * 1000ULL * 2,
+	TEST_ASSERT(c->time_maxerror_nanosec >= maxerror_us * 1000ULL + PAGE_DEV_NS &&
+		    c->time_maxerror_nanosec <= maxerror_us * 1000ULL +
+		    PAGE_DEV_NS + MAXERR_RATE_US * 1000ULL * 2,
 		    "time_maxerror_nanosec %lu for maxerror %ld us",
 		    (unsigned long)c->time_maxerror_nanosec, maxerror_us);
 }
@@ -286,10 +303,10 @@ TEST_F(ntp, sync_and_errors)
 		vmclock_page_read(self->page, &c2);
 		guest = guest_maxerror_ns(&c2, data.host_tsc + self->tsc_offset);
 		host = tx.maxerror * 1000ULL;
-		TEST_ASSERT(guest >= host,
-			    "guest maximum error %lu ns below the host's %lu ns",
+		TEST_ASSERT(guest >= host + PAGE_DEV_NS,
+			    "guest maximum error %lu ns below the host's %lu ns + the page's deviation",
 			    (unsigned long)guest, (unsigned long)host);
-		TEST_ASSERT(guest <= host + MAXERR_RATE_US * 1000ULL + 1000000,
+		TEST_ASSERT(guest <= host + PAGE_DEV_NS + MAXERR_RATE_US * 1000ULL + 1000000,
 			    "guest maximum error %lu ns far above the host's %lu ns",
 			    (unsigned long)guest, (unsigned long)host);
 	}
@@ -338,6 +355,72 @@ TEST_F(ntp, sync_and_errors)
 		    (unsigned long)n_unsync);
 }
 
+/*
+ * The bound holds: at every reading, through changes of the host's rate by
+ * +-500 ppm, the page's time is within its maximum error minus the host's
+ * of the host's CLOCK_REALTIME (the guest's true error is at most the
+ * page's, whatever the host's own error is).  Judged at the tightest
+ * moment: right after the next second boundary, where the host's maximum
+ * error grows by 500 us at once and the page's has grown linearly.
+ */
+TEST_F(ntp, bound_holds)
+{
+	static const long ppm[] = { 500, -500, 0, 500, 0 };
+	struct timex tx = {
+		.modes = ADJ_STATUS | ADJ_ESTERROR | ADJ_MAXERROR,
+		.status = 0, .esterror = 100, .maxerror = 1000,
+	};
+	struct vmclock_abi before, after;
+	struct kvm_clock_data data;
+	u64 pairs = 0, end, counter, guest, host, to_next;
+	s64 dev, margin, dev_max = 0, slack_min = INT64_MAX;
+	unsigned int i;
+	long m0;
+
+	host_adjtimex(&tx);
+	usleep(100 * 1000);
+	vmclock_page_read(self->page, &before);
+	TEST_ASSERT_EQ(before.clock_status, VMCLOCK_STATUS_SYNCHRONIZED);
+	self->freq_changed = true;
+	for (i = 0; i < ARRAY_SIZE(ppm); i++) {
+		tx.modes = ADJ_FREQUENCY;
+		tx.freq = self->orig.freq + ppm[i] * 65536;
+		host_adjtimex(&tx);
+		end = mono_ns() + 300 * 1000000ULL;
+		while (mono_ns() < end) {
+			tx.modes = 0;
+			host_adjtimex(&tx);
+			m0 = tx.maxerror;
+			vmclock_page_read(self->page, &before);
+			vmclock_get_clock(self->vm, &data);
+			vmclock_page_read(self->page, &after);
+			host_adjtimex(&tx);
+			/* one page, and no growth of the host's meanwhile */
+			if (memcmp(&before, &after, sizeof(before)) ||
+			    tx.maxerror != m0)
+				continue;
+			pairs++;
+			counter = data.host_tsc + self->tsc_offset;
+			dev = (s64)(vmclock_ns_at(&before, counter) - data.realtime);
+			dev = dev < 0 ? -dev : dev;
+			guest = guest_maxerror_ns(&before, counter);
+			host = m0 * 1000ULL;
+			to_next = 1000000000ULL - data.realtime % 1000000000ULL;
+			margin = (s64)(guest + MAXERR_RATE_US * to_next / 1000000ULL) -
+				 (s64)(host + MAXERR_RATE_US * 1000ULL);
+			TEST_ASSERT(dev <= margin,
+				    "%+ld ppm: |page - CLOCK_REALTIME| %ld ns, but the page's maximum error exceeds the host's by only %ld ns after the next second boundary (page %lu ns, host %lu ns now)",
+				    ppm[i], (long)dev, (long)margin,
+				    (unsigned long)guest, (unsigned long)host);
+			dev_max = max(dev_max, dev);
+			slack_min = min(slack_min, margin - dev);
+		}
+	}
+	ksft_print_msg("+-500 ppm: %lu pairs, |page - realtime| <= %ld ns, %ld ns below bound\n",
+		       (unsigned long)pairs, (long)dev_max, (long)slack_min);
+	TEST_ASSERT(pairs > 1000, "only %lu pairs", (unsigned long)pairs);
+}
+
 struct leap_run {
 	u64 pairs;
 	/* Distinct leap indicators, in order */
@@ -351,6 +434,8 @@ struct leap_run {
 	bool split;
 	s64 good_max;
 	s16 tai_before, tai_after;
+	/* Pairs whose page claims a TAI offset */
+	u64 tai_claims;
 	u64 updates;
 	/* TAI at the first pair of the page after the step, from both pages */
 	s64 tai_jump_ns;
@@ -361,7 +446,7 @@ struct leap_run {
 
 static s64 tai_ns_at(const struct vmclock_abi *c, u64 counter)
 {
-	return (s64)vmclock_ns_at(c, counter) - (s64)c->tai_offset_sec * 1000000000LL;
+	return (s64)vmclock_ns_at(c, counter) - (s16)c->tai_offset_sec * 1000000000LL;
 }
 
 /*
@@ -399,6 +484,8 @@ static void leap_pairs(struct __test_metadata *_metadata, struct kvm_vm *vm,
 				    "leap indicator changed too often");
 			r->leaps[r->nleaps++] = before.leap_indicator;
 		}
+		if (before.flags & VMCLOCK_FLAG_TAI_OFFSET_VALID)
+			r->tai_claims++;
 		if (!have_prev)
 			r->tai_before = (s16)before.tai_offset_sec;
 		r->tai_after = (s16)before.tai_offset_sec;
@@ -489,15 +576,19 @@ static const char *leap_name(u8 l)
  * goes @want[], the page
  * follows the step (page - CLOCK_REALTIME within the bound on every pair
  * but in one window right after the step, which is measured), and the TAI
- * offset changes by @dtai while TAI time is continuous.
+ * offset changes by @dtai while TAI time is continuous.  With @tai -1 the
+ * host's TAI offset is left unset: the kernel moves it by @dtai
+ * all the same, and no page may claim an offset.
  */
 static void leap_test(struct __test_metadata *_metadata, struct kvm_vm *vm,
 		      const struct vmclock_abi *page, u64 tsc_offset,
-		      bool *stepped, int start, int sta, const u8 *want,
-		      int nwant, int dtai, s64 step_ns, const char *what)
+		      bool *stepped, bool *tai_changed, int tai, int start,
+		      int sta, const u8 *want, int nwant, int dtai, s64 step_ns,
+		      const char *what)
 {
-	struct timex tx = { .modes = ADJ_TAI, .constant = 37 };
+	struct timex tx = { .modes = ADJ_TAI, .constant = tai };
 	u64 now = real_ns(), midnight;
+	int host_tai;
 	struct leap_run r;
 	double window_ms;
 	char seq[96] = "";
@@ -508,7 +599,10 @@ static void leap_test(struct __test_metadata *_metadata, struct kvm_vm *vm,
 	 * TIME_OK: after a leap second it stays in TIME_WAIT until a second
 	 * boundary passes with STA_INS and STA_DEL clear.
 	 */
-	host_adjtimex(&tx);
+	if (tai >= 0) {
+		*tai_changed = true;
+		host_adjtimex(&tx);
+	}
 	wait_time_ok(what);
 	midnight = (now / 1000000000ULL / 86400 + 1) * 86400;
 	*stepped = true;
@@ -527,6 +621,9 @@ static void leap_test(struct __test_metadata *_metadata, struct kvm_vm *vm,
 	wait_leap(page, want[0], what);
 
 	leap_pairs(_metadata, vm, page, tsc_offset, 4, &r);
+	tx.modes = 0;
+	host_adjtimex(&tx);
+	host_tai = tx.tai;
 
 	for (i = 0; i < r.nleaps; i++)
 		snprintf(seq + strlen(seq), sizeof(seq) - strlen(seq), "%s%s",
@@ -534,8 +631,10 @@ static void leap_test(struct __test_metadata *_metadata, struct kvm_vm *vm,
 	window_ms = r.bad ? (r.bad_last - r.bad_first) / 1e6 : 0;
 	ksft_print_msg("%s: %lu pairs over 4 s, %lu rewrites, leap indicator %s\n",
 		       what, (unsigned long)r.pairs, (unsigned long)r.updates, seq);
-	ksft_print_msg("%s: TAI offset %d -> %d s\n", what, -r.tai_before,
-		       -r.tai_after);
+	ksft_print_msg("%s: page's TAI offset %d -> %d s (in %lu of %lu pairs); host's %d s%s\n",
+		       what, -r.tai_before, -r.tai_after,
+		       (unsigned long)r.tai_claims, (unsigned long)r.pairs,
+		       host_tai, tai < 0 ? " (never set)" : "");
 	ksft_print_msg("%s: TAI of the new page - the old's at one TSC: %ld ns\n",
 		       what, (long)r.tai_jump_ns);
 	ksft_print_msg("%s: step window %.3f ms, %lu pairs, page - realtime in [%ld, %ld] ns\n",
@@ -553,12 +652,23 @@ static void leap_test(struct __test_metadata *_metadata, struct kvm_vm *vm,
 	TEST_ASSERT(r.updates == (u64)nwant - 1,
 		    "%lu rewrites across the leap second, want %d",
 		    (unsigned long)r.updates, nwant - 1);
-	TEST_ASSERT(-r.tai_after == -r.tai_before + dtai,
-		    "TAI offset %d -> %d, want a change of %d", -r.tai_before,
-		    -r.tai_after, dtai);
-	TEST_ASSERT(r.tai_checked && r.tai_jump_ns >= -2 * MAX_ERROR_NS &&
-		    r.tai_jump_ns <= 2 * MAX_ERROR_NS,
-		    "TAI time jumps by %ld ns at the step", (long)r.tai_jump_ns);
+	if (tai < 0) {
+		TEST_ASSERT(!r.tai_claims,
+			    "the host was never told its TAI offset (%d s now, by the kernel's leap second), yet %lu pages claimed %d -> %d s",
+			    host_tai, (unsigned long)r.tai_claims,
+			    -r.tai_before, -r.tai_after);
+	} else {
+		TEST_ASSERT(r.tai_claims == r.pairs,
+			    "TAI offset claimed in %lu of %lu pairs",
+			    (unsigned long)r.tai_claims, (unsigned long)r.pairs);
+		TEST_ASSERT(-r.tai_after == -r.tai_before + dtai,
+			    "TAI offset %d -> %d, want a change of %d",
+			    -r.tai_before, -r.tai_after, dtai);
+		TEST_ASSERT(r.tai_checked && r.tai_jump_ns >= -2 * MAX_ERROR_NS &&
+			    r.tai_jump_ns <= 2 * MAX_ERROR_NS,
+			    "TAI time jumps by %ld ns at the step",
+			    (long)r.tai_jump_ns);
+	}
 	/* The step itself: the page lags it, in one window, by the step */
 	TEST_ASSERT(!r.split, "page - CLOCK_REALTIME out of bound in two windows");
 	TEST_ASSERT(window_ms < MAX_LAG_MS, "step window of %.3f ms", window_ms);
@@ -567,6 +677,36 @@ static void leap_test(struct __test_metadata *_metadata, struct kvm_vm *vm,
 			    r.bad_max <= step_ns + 1000000,
 			    "page - realtime in [%ld, %ld] ns in the window, not the %ld ns step",
 			    (long)r.bad_min, (long)r.bad_max, (long)step_ns);
+}
+
+/*
+ * A host never told its TAI offset (no ADJ_TAI since boot, as ntpd without
+ * a leap file): the kernel still applies a leap second to its offset, 0 ->
+ * 1 -> 0 here, and no page may claim an offset before or after.  Runs
+ * only on such a host: before any test that sets the offset (the bench
+ * runs this file first, and this test before the other leap tests).
+ */
+TEST_F(ntp, leap_tai_unset)
+{
+	static const u8 ins[] = {
+		VMCLOCK_LEAP_PRE_POS, VMCLOCK_LEAP_POS, VMCLOCK_LEAP_POST_POS,
+	};
+	static const u8 del[] = {
+		VMCLOCK_LEAP_PRE_NEG, VMCLOCK_LEAP_POST_NEG,
+	};
+	struct vmclock_abi c;
+
+	vmclock_page_read(self->page, &c);
+	if (self->orig.tai || (c.flags & VMCLOCK_FLAG_TAI_OFFSET_VALID))
+		SKIP(return, "host told its TAI offset in this boot (%d s, page flags 0x%lx)",
+		     self->orig.tai, (unsigned long)c.flags);
+
+	leap_test(_metadata, self->vm, self->page, self->tsc_offset,
+		  &self->stepped, &self->tai_changed, -1, 2, STA_INS, ins,
+		  ARRAY_SIZE(ins), 1, 1000000000LL, "inserted leap second, TAI offset never set");
+	leap_test(_metadata, self->vm, self->page, self->tsc_offset,
+		  &self->stepped, &self->tai_changed, -1, 3, STA_DEL, del,
+		  ARRAY_SIZE(del), -1, -1000000000LL, "deleted leap second, TAI offset never set");
 }
 
 /*
@@ -581,8 +721,8 @@ TEST_F(ntp, leap_insert)
 	};
 
 	leap_test(_metadata, self->vm, self->page, self->tsc_offset,
-		  &self->stepped, 2, STA_INS, want, ARRAY_SIZE(want), 1,
-		  1000000000LL, "inserted leap second");
+		  &self->stepped, &self->tai_changed, 37, 2, STA_INS, want,
+		  ARRAY_SIZE(want), 1, 1000000000LL, "inserted leap second");
 }
 
 /*
@@ -598,8 +738,8 @@ TEST_F(ntp, leap_delete)
 	};
 
 	leap_test(_metadata, self->vm, self->page, self->tsc_offset,
-		  &self->stepped, 3, STA_DEL, want, ARRAY_SIZE(want), -1,
-		  -1000000000LL, "deleted leap second");
+		  &self->stepped, &self->tai_changed, 37, 3, STA_DEL, want,
+		  ARRAY_SIZE(want), -1, -1000000000LL, "deleted leap second");
 }
 
 TEST_HARNESS_MAIN

@@ -363,11 +363,10 @@ void vmclock_assert_header(const struct vmclock_abi *clk)
 
 bool vmclock_tai_matches(const struct vmclock_abi *clk, int host_tai)
 {
-	bool valid = clk->flags & VMCLOCK_FLAG_TAI_OFFSET_VALID;
-
-	if (!host_tai)
-		return !valid;
-	return valid && (s16)clk->tai_offset_sec == -host_tai;
+	/* At 0 the host may or may not have been told it: either is right */
+	if (!(clk->flags & VMCLOCK_FLAG_TAI_OFFSET_VALID))
+		return !host_tai;
+	return (s16)clk->tai_offset_sec == -host_tai;
 }
 
 int vmclock_host_tai_offset(void)
