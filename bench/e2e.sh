@@ -86,7 +86,10 @@ mkdir -p "$q/bin" "$q/share/qemu" "$q/share/seabios"
 cp "$qbin" "$q/bin/qemu-system-x86_64"
 for f in linuxboot_dma.bin kvmvapic.bin; do cp "$qemu/usr/share/qemu/$f" "$q/share/qemu/"; done
 cp "$qemu/usr/share/seabios/bios-256k.bin" "$q/share/seabios/"
-ldd "$qbin" |
+# Debian's own QEMU 10.0.2 beside it: the unpatched side of vmclock_e2e --compat
+mkdir -p "$root/e2e/qemu-debian/usr/bin"
+cp "$qemu/usr/bin/qemu-system-x86_64" "$root/e2e/qemu-debian/usr/bin/"
+ldd "$qbin" "$qemu/usr/bin/qemu-system-x86_64" |
 	grep -o '/[^ ]*' | sort -u | while read -r l; do
 	[ -f "$root$l" ] || { mkdir -p "$root$(dirname "$l")"; cp -L "$l" "$root$l"; }
 done

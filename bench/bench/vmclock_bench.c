@@ -336,7 +336,21 @@ struct accuracy {
 	unsigned int changes;
 	u64 ms;
 	u32 writes;		/* page writes during the run */
+	/* Smallest page maxerror - host's (ns), over the pairs that have one */
+	s64 min_excess;
+	u64 bounded;
 };
+
+/* The page's maximum error at guest counter @counter, in ns (rounded down) */
+static u64 page_maxerror_ns(const struct vmclock_abi *c, u64 counter)
+{
+	unsigned __int128 e = (unsigned __int128)(counter - c->counter_value) *
+			      c->counter_period_maxerror_rate_frac_sec;
+
+	e >>= c->counter_period_shift;
+	return c->time_maxerror_nanosec + (u64)(e >> 64) * NSEC_PER_SEC +
+	       (u64)(((unsigned __int128)(u64)e * NSEC_PER_SEC) >> 64);
+}
 
 /*
  * One pair (vmclock_sample_diff(): the page must be the same before and
@@ -344,18 +358,28 @@ struct accuracy {
  * *diff = page time - realtime.
  */
 static bool sample_diff(struct kvm_vm *vm, const struct vmclock_abi *page,
-			const struct tsc_xform *x, s64 *diff)
+			const struct tsc_xform *x, s64 *diff, struct accuracy *a)
 {
+	struct timex t0 = {}, t1 = {};
 	struct vmclock_abi clk;
 	enum sample_result r;
 	u64 gtsc;
 
+	adjtimex(&t0);
 	r = vmclock_sample_diff(vm, page, x, diff, &gtsc, &clk);
+	adjtimex(&t1);
 	if (r == SAMPLE_RETRY)
 		return false;
 	TEST_ASSERT(r == SAMPLE_OK &&
 		    clk.clock_status == VMCLOCK_STATUS_SYNCHRONIZED,
 		    "clock_status %u", clk.clock_status);
+	/* The bound's excess over the host's, if it did not grow meanwhile */
+	if ((clk.flags & VMCLOCK_FLAG_TIME_MAXERROR_VALID) &&
+	    t0.maxerror == t1.maxerror) {
+		s64 e = (s64)page_maxerror_ns(&clk, gtsc) - t1.maxerror * 1000LL;
+
+		a->min_excess = a->bounded++ ? min(a->min_excess, e) : e;
+	}
 	return true;
 }
 
@@ -376,7 +400,7 @@ static void run_accuracy(struct kvm_vm *vm, const struct vmclock_abi *page,
 			set_freq(freq_step_ppm(a->changes++));
 			next_change += ACC_FREQ_INTERVAL_NS;
 		}
-		if (!sample_diff(vm, page, x, &diff)) {
+		if (!sample_diff(vm, page, x, &diff, a)) {
 			a->retries++;
 			continue;
 		}
@@ -887,6 +911,13 @@ int main(void)
 
 	printf("| # | measurement | result | detail |\n");
 	printf("|---|---|---|---|\n");
+	if (acc_steady.bounded && acc_freq.bounded)
+		snprintf(b1, sizeof(b1), "%lld ns >= %lld ns",
+			 (long long)min(acc_steady.min_excess, acc_freq.min_excess),
+			 (long long)max(abs_max(acc_steady.max_diff, acc_steady.min_diff),
+					abs_max(acc_freq.max_diff, acc_freq.min_diff)));
+	else
+		snprintf(b1, sizeof(b1), "n/a (host not synchronized)");
 	printf("| 1 | accuracy, steady state: max \\|page - CLOCK_REALTIME\\| | %lld ns | %llu pairs in %llu ms, page - realtime in [%lld, %lld] ns, %llu retries, %u page writes |\n",
 	       (long long)abs_max(acc_steady.max_diff, acc_steady.min_diff),
 	       (unsigned long long)acc_steady.samples,
@@ -901,6 +932,9 @@ int main(void)
 	       (unsigned long long)acc_freq.ms,
 	       (long long)acc_freq.min_diff, (long long)acc_freq.max_diff,
 	       (unsigned long long)acc_freq.retries, acc_freq.writes);
+	printf("| 1 | error bound: the page's maximum error minus the host's (smallest), against the largest \\|page - CLOCK_REALTIME\\| above | %s | %llu and %llu pairs with a maximum error (steady, ADJ_FREQUENCY changes) |\n",
+	       b1, (unsigned long long)acc_steady.bounded,
+	       (unsigned long long)acc_freq.bounded);
 	printf("| | **rewrites** (%d s each, 1 VM) | **page writes/s (seq_count)** | **vmclock_updates/s (stat)** |\n",
 	       RATE_WINDOW_S);
 	print_rate_row("steady state", &steady);

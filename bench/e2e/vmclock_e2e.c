@@ -77,6 +77,8 @@
 
 #define E2E_DIR		"/e2e"
 #define E2E_QEMU	E2E_DIR "/qemu/usr/bin/qemu-system-x86_64"
+/* Debian's QEMU 10.0.2, unpatched: the other side of --compat */
+#define E2E_QEMU_DEBIAN	E2E_DIR "/qemu-debian/usr/bin/qemu-system-x86_64"
 #define E2E_SNAPSHOT	"/tmp/e2e-snapshot"
 #define E2E_MIG_SOCK	"/tmp/e2e-migrate.sock"
 #define E2E_TAI_OFFSET	37
@@ -116,6 +118,8 @@ struct l2 {
 	bool vmclock;		/* the device is there */
 	u64 t_console;
 	int migrations;
+	const char *bin[2];	/* each slot's QEMU (E2E_QEMU if NULL) */
+	const char *machine;	/* -M, if set */
 };
 
 /* What the guest reported before READY */
@@ -502,7 +506,10 @@ static bool vmm_start(struct l2 *l, int slot, const char *vmclock,
 	if (m->ser_in < 0 || m->ser_out < 0)
 		return false;
 
-	argv[n++] = E2E_QEMU;
+	argv[n++] = l->bin[slot] ? l->bin[slot] : E2E_QEMU;
+	if (l->machine) {
+		argv[n++] = "-M"; argv[n++] = l->machine;
+	}
 	argv[n++] = "-L"; argv[n++] = E2E_DIR "/qemu/usr/share/qemu";
 	argv[n++] = "-L"; argv[n++] = E2E_DIR "/qemu/usr/share/seabios";
 	argv[n++] = "-accel"; argv[n++] = "kvm";
@@ -1718,6 +1725,170 @@ static void control_run(void)
 			 u2 ? "marked unstable" : "stable");
 }
 
+/*
+ * --compat: one migration of the guest to a QEMU in the other slot.  On
+ * failure the source must still run the guest.  Returns whether QEMU
+ * migrated it and, either way, whether the guest answers after.
+ */
+static bool compat_migrate(struct l2 *l, const char *vmclock, const char *name,
+			   bool *answers)
+{
+	int src = l->cur, dst = 1 - src;
+	struct mig g = { .src = &l->v[src], .dst = &l->v[dst] };
+	char cmd[256], ans[512], lines[4][512];
+	struct reading r;
+	u64 deadline;
+	pid_t pid;
+	int status = 0;
+
+	*answers = false;
+	unlink(E2E_MIG_SOCK);
+	if (!vmm_start(l, dst, vmclock, "unix:" E2E_MIG_SOCK, NULL))
+		return false;
+	snprintf(cmd, sizeof(cmd),
+		 "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"unix:%s\"}}\n",
+		 E2E_MIG_SOCK);
+	if (!qmp_cmd(l, g.src, cmd, cmd, sizeof(cmd))) {
+		ksft_print_msg("%s migrate: %s\n", name, cmd);
+		vmm_quit(l, g.dst);
+		return false;
+	}
+	deadline = mono_ms() + MIG_TIMEOUT_MS;
+	while (!g.done && mono_ms() < deadline) {
+		pump(l, 100);
+		mig_poll(l, &g);
+	}
+	qmp_events(g.dst);
+	pid = g.dst->pid ? waitpid(g.dst->pid, &status, WNOHANG) : 0;
+	if (pid == g.dst->pid && pid)
+		g.dst->pid = 0;
+	ksft_print_msg("%s QEMU migrate %s; the destination's QEMU %s (status 0x%x)\n",
+		       name, g.status[0] ? g.status : "(no status)",
+		       pid ? "exited" : "runs", status);
+	if (g.done && !g.failed)
+		vmm_quit(l, g.src);
+	else if (g.dst->pid)
+		vmm_quit(l, g.dst);
+	/* The source runs on after a failure: its status, then the guest */
+	if (qmp_cmd(l, &l->v[l->cur], "{\"execute\":\"query-status\"}\n",
+		    ans, sizeof(ans)))
+		ksft_print_msg("%s the guest's QEMU now: %s\n", name, ans);
+	*answers = l2_req(l, 'p', lines, 4, &r, NULL) >= 1;
+	ksft_print_msg("%s the guest %s\n", name,
+		       *answers ? "answers" : "does not answer");
+	return g.done && !g.failed;
+}
+
+/*
+ * --compat: a mixed fleet.  On the 10.0 machine type, the patched QEMU and
+ * Debian's QEMU 10.0.2 migrate a guest both ways, without the vmclock
+ * device and with it, and the guest runs on after each.  On each QEMU's
+ * default machine type (pc), a migration from the patched QEMU to Debian's
+ * either works or is refused before the source stops: the guest is never
+ * lost.
+ */
+#define COMPAT_TESTS	5
+
+static void compat_case(const char *machine, const char *vmclock,
+			const char *what, bool both_ways)
+{
+	struct facts f = {};
+	struct snap s = {};
+	struct l2 l = {
+		.bin = { E2E_QEMU, E2E_QEMU_DEBIAN },
+		.machine = machine,
+	};
+	bool booted, m1 = false, m2 = false, a1 = false, a2 = false;
+	char lines[1][512];
+	struct reading q;
+
+	ksft_print_msg("compat: %s\n", what);
+	booted = vmm_start(&l, 0, vmclock, NULL, NULL) && l2_facts(&l, &f, &s);
+	if (booted)
+		m1 = compat_migrate(&l, vmclock, "[patched -> Debian]", &a1);
+	if (booted && both_ways && m1 && a1)
+		m2 = compat_migrate(&l, vmclock, "[Debian -> patched]", &a2);
+	if (booted && (a1 || a2)) {
+		l2_req(&l, 'q', lines, 1, &q, NULL);
+		vmm_wait(&l, &l.v[l.cur], 60000);
+	} else {
+		vmm_quit(&l, &l.v[l.cur]);
+	}
+	if (!both_ways)
+		ksft_test_result(booted && a1 && (m1 || l.cur == 0),
+				 "compat: %s: patched -> Debian %s, and the guest runs on %s\n",
+				 what, m1 ? "migrated" : "refused before the source stopped",
+				 m1 ? "at the destination" : "at the source");
+	else
+		ksft_test_result(booted && m1 && a1 && m2 && a2,
+				 "compat: %s: patched -> Debian -> patched, the guest runs on after each\n",
+				 what);
+}
+
+/*
+ * --compat: a destination that cannot hand the page to KVM (kvm=off) gets
+ * the page that KVM filled on the source, with its clock: the guest must
+ * not go on reading that clock as good, also after the host's frequency
+ * changed.
+ */
+static void compat_fallback(void)
+{
+	const char *what = "fallback: live migration to -device vmclock,kvm=off";
+	struct reading r0 = {}, r1 = {}, r2 = {};
+	struct facts f = {};
+	struct snap s = {};
+	struct l2 l = {};
+	char lines[1][512];
+	bool booted, m = false, a = false;
+	long freq = host_freq_now();
+
+	ksft_print_msg("compat: %s\n", what);
+	booted = vmm_start(&l, 0, "", NULL, NULL) && l2_facts(&l, &f, &s);
+	if (booted) {
+		l2_phc(&l, &f, "[fallback: before]", &r0, NULL, false);
+		m = compat_migrate(&l, "kvm=off", "[fallback: to kvm=off]", &a);
+	}
+	if (m && a) {
+		l2_phc(&l, &f, "[fallback: after]", &r1, NULL, false);
+		host_freq(freq, 100);
+		sleep(2);
+		l2_phc(&l, &f, "[fallback: 2 s after +100 ppm]", &r2, NULL, false);
+		host_freq(freq, 0);
+	}
+	if (booted) {
+		l2_req(&l, 'q', lines, 1, &r0, NULL);
+		vmm_wait(&l, &l.v[l.cur], 60000);
+	}
+	ksft_test_result(booted && m && a && r0.snap.status == VMCLOCK_STATUS_SYNCHRONIZED &&
+			 r1.snap.status == VMCLOCK_STATUS_UNRELIABLE && r1.rc &&
+			 r2.snap.status == VMCLOCK_STATUS_UNRELIABLE && r2.rc,
+			 "compat: %s: the page's status %u before, %u after (PHC rc %d), %u after +100 ppm on the host (PHC rc %d): no stale clock read as good\n",
+			 what, r0.snap.status, r1.snap.status, r1.rc,
+			 r2.snap.status, r2.rc);
+}
+
+static void compat_run(void)
+{
+	int i, tai;
+
+	if (access(E2E_QEMU_DEBIAN, X_OK)) {
+		for (i = 0; i < COMPAT_TESTS; i++)
+			ksft_test_result_skip("compat: no Debian QEMU in " E2E_DIR "\n");
+		return;
+	}
+	compat_case(NULL, NULL, "no vmclock device, machine pc (each QEMU's default)",
+		    false);
+	compat_case(NULL, "", "-device vmclock, machine pc (each QEMU's default)",
+		    false);
+	compat_case("pc-i440fx-10.0", NULL,
+		    "no vmclock device, machine pc-i440fx-10.0", true);
+	compat_case("pc-i440fx-10.0", "",
+		    "-device vmclock, machine pc-i440fx-10.0", true);
+	tai = host_tai_setup();
+	compat_fallback();
+	host_tai_restore(tai);
+}
+
 /* The leap second run: how many subtests (1 + 4 per leap second) */
 #define LEAP_TESTS	9
 #define LEAP_LAG_MS	500	/* the page follows the step within (vmclock_ntp_test's bound) */
@@ -2047,7 +2218,7 @@ int main(int argc, char *argv[])
 {
 	const char *only = getenv("E2E_ONLY");
 	bool leap_only = only && !strcmp(only, "leap");
-	bool stress = only && !strcmp(only, "stress");
+	bool stress = only && !strcmp(only, "stress"), compat;
 	int tai;
 
 	/* line by line: the bench VM's console shows how far it got */
@@ -2055,8 +2226,14 @@ int main(int argc, char *argv[])
 	snprintf(l2_smp, sizeof(l2_smp), "%d", env_int("E2E_SMP", 1));
 
 	demo = argc > 1 && !strcmp(argv[1], "--demo");
+	compat = argc > 1 && !strcmp(argv[1], "--compat");
 	e2e_break = getenv("E2E_BREAK") ? getenv("E2E_BREAK") : "";
 	ksft_print_header();
+	if (compat) {
+		ksft_set_plan(COMPAT_TESTS);
+		compat_run();
+		ksft_finished();
+	}
 	if (demo)
 		ksft_set_plan(13);
 	else

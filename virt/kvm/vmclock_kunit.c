@@ -758,7 +758,9 @@ static void ntp_check_bound(struct kunit *test, const struct kvm_vmclock_ntp *nt
 	if (line->time_sec >= ntp->xtime_sec &&
 	    host < (u64)NTP_PHASE_LIMIT * NSEC_PER_USEC)
 		KUNIT_EXPECT_LE_MSG(test, guest,
-				    host + ntp->maxerror_rate_us * NSEC_PER_USEC + 4,
+				    host + ntp->maxerror_rate_us * NSEC_PER_USEC +
+				    DIV_ROUND_UP(ntp->maxerror_rate_us * NTP_PAGE_DEV_NS,
+						 USEC_PER_SEC) + 4,
 				    "%s: d=%llu", what, d);
 }
 
@@ -865,9 +867,12 @@ static void vmclock_ntp_growth_same_page(struct kunit *test)
 		kvm_vmclock_ntp_errors(&ntp, &line, 10, &b);
 		KUNIT_EXPECT_EQ(test, 0, memcmp(&a, &b, sizeof(a)));
 	}
-	/* 2 ms + 500 ppm of 2.25 s, + 500 ppm of 10 ns rounded up + 1 ns */
+	/*
+	 * 2 ms + 500 ppm of 2.25 s, + the page's deviation and 500 ppm of it
+	 * rounded up, + 1 ns, + 1 ns of the fraction's rounding
+	 */
 	KUNIT_EXPECT_EQ(test, le64_to_cpu(a.time_maxerror_nanosec),
-			2000000ULL + 1125000 + 1 + 1 + 1);
+			2000000ULL + 1125000 + NTP_PAGE_DEV_NS + 6 + 1 + 1);
 }
 
 /* Growth is the same page; a write, a status or leap change is not. */
