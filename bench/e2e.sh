@@ -89,7 +89,7 @@ cp "$qemu/usr/share/seabios/bios-256k.bin" "$q/share/seabios/"
 # Debian's own QEMU 10.0.2 beside it: the unpatched side of vmclock_e2e --compat
 mkdir -p "$root/e2e/qemu-debian/usr/bin"
 cp "$qemu/usr/bin/qemu-system-x86_64" "$root/e2e/qemu-debian/usr/bin/"
-ldd "$qbin" "$qemu/usr/bin/qemu-system-x86_64" |
+{ ldd "$qbin"; ldd "$qemu/usr/bin/qemu-system-x86_64"; } |
 	grep -o '/[^ ]*' | sort -u | while read -r l; do
 	[ -f "$root$l" ] || { mkdir -p "$root$(dirname "$l")"; cp -L "$l" "$root$l"; }
 done
