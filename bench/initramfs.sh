@@ -19,9 +19,11 @@ if [ "$variant" = demo ]; then
 	printf '%s\n' irqbypass.ko "kvm.ko tsc_tolerance_ppm=5000" ccp.ko kvm-amd.ko >"$root/modules/load"
 else
 	grep -v '^\s*\(#\|$\)' "$TOP/bench/tests.conf" >"$root/tests.conf"
-	# BENCH_TESTS="x86/vmclock_e2e ...": only those lines of tests.conf (a quick run)
+	# BENCH_TESTS="x86/vmclock_e2e ...": only those lines of tests.conf (a quick run);
+	# BINARY:ARG names one line with its arguments (x86/vmclock_e2e:--compat)
 	if [ -n "${BENCH_TESTS:-}" ]; then
-		awk -v keep=" $BENCH_TESTS " 'index(keep, " " $1 " ")' "$root/tests.conf" >"$root/tests.sel"
+		awk -v keep=" $BENCH_TESTS " '{ k = $1; for (i = 2; i <= NF; i++) k = k ":" $i }
+			index(keep, " " $1 " ") || index(keep, " " k " ")' "$root/tests.conf" >"$root/tests.sel"
 		mv "$root/tests.sel" "$root/tests.conf"
 		[ -s "$root/tests.conf" ] || die "BENCH_TESTS=$BENCH_TESTS: none of them is in bench/tests.conf"
 		log "BENCH_TESTS: only $(awk '{ print $1 }' "$root/tests.conf" | tr '\n' ' ')"

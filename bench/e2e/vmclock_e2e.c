@@ -1816,13 +1816,15 @@ static void compat_case(const char *machine, const char *vmclock,
 	}
 	if (!both_ways)
 		ksft_test_result(booted && a1 && (m1 || l.cur == 0),
-				 "compat: %s: patched -> Debian %s, and the guest runs on %s\n",
+				 "compat: %s: patched -> Debian %s; the guest %s\n",
 				 what, m1 ? "migrated" : "refused before the source stopped",
-				 m1 ? "at the destination" : "at the source");
+				 !a1 ? "is lost" : m1 ? "runs on at the destination" :
+				 "runs on at the source");
 	else
 		ksft_test_result(booted && m1 && a1 && m2 && a2,
-				 "compat: %s: patched -> Debian -> patched, the guest runs on after each\n",
-				 what);
+				 "compat: %s: patched -> Debian %s, the guest %s; Debian -> patched %s, the guest %s\n",
+				 what, m1 ? "migrated" : "failed", a1 ? "runs on" : "is lost",
+				 m2 ? "migrated" : "failed", a2 ? "runs on" : "is lost");
 }
 
 /*
