@@ -1836,7 +1836,7 @@ static void compat_case(const char *machine, const char *vmclock,
 static void compat_fallback(void)
 {
 	const char *what = "fallback: live migration to -device vmclock,kvm=off";
-	struct reading r0 = {}, r1 = {}, r2 = {};
+	struct reading r0 = {}, r1 = {}, r2 = {}, q;
 	struct facts f = {};
 	struct snap s = {};
 	struct l2 l = {};
@@ -1858,7 +1858,7 @@ static void compat_fallback(void)
 		host_freq(freq, 0);
 	}
 	if (booted) {
-		l2_req(&l, 'q', lines, 1, &r0, NULL);
+		l2_req(&l, 'q', lines, 1, &q, NULL);
 		vmm_wait(&l, &l.v[l.cur], 60000);
 	}
 	ksft_test_result(booted && m && a && r0.snap.status == VMCLOCK_STATUS_SYNCHRONIZED &&
