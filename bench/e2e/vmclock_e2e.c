@@ -44,6 +44,7 @@
  * A reset that follows a kernel report on the guest's console is a failure.
  *
  * --demo: the story on one screen (a table), details as TAP comments.
+ * --compat: a mixed fleet with Debian's QEMU 10.0.2 (compat_run()).
  * E2E_ONLY=leap: the leap second run alone.
  *
  * Bench setup: the driver registers a PTP clock only for a page that gives
