@@ -16,6 +16,8 @@
  *   p  read the PHC (clock_gettime on its clockid), then CLOCK_REALTIME
  *   x  PTP_SYS_OFFSET_PRECISE          e  PTP_SYS_OFFSET_EXTENDED
  *   a  arm the watchers (below): forget what they saw, from now on
+ *   A  the same, and the reader waits 30 ms between its page snapshot and
+ *      its PHC reading, for E2E_BREAK=slowread (a stop lands there)
  *   s  what the watchers saw since 'a'
  *   k  the kernel log's clocksource lines (a TSC marked unstable)
  *   c  start chronyd (refclock PHC on the vmclock PTP clock), if present
@@ -32,7 +34,7 @@
  * Two watcher processes run all the time, on a shared page:
  *  - the reader reads the page and the PHC every 2 ms: it counts readings
  *    and failures, seq_count going back, marker and generation changes,
- *    and finds the longest gap between two readings (a migration's
+ *    and the gap before the first reading of a new marker (a migration's
  *    downtime) with the marker on either side of it;
  *  - the poller waits in poll() on /dev/vmclock0 (which sleeps only if the
  *    page has VMCLOCK_FLAG_NOTIFICATION_PRESENT, the device notifies) and
@@ -297,7 +299,8 @@ struct watch {
 	uint32_t seq_first, seq_last, seq_back, odd_pages;
 	uint64_t marker_first, marker_last, gen_first, gen_last;
 	uint32_t marker_changes, gen_changes;
-	uint64_t prev_ns;		/* CLOCK_MONOTONIC last time */
+	uint64_t prev_start;		/* CLOCK_MONOTONIC before the last snapshot */
+	uint32_t slow;			/* 'A': 30 ms after each snapshot */
 	uint64_t prev_marker;
 	uint64_t gap_ns, gap_marker_before, gap_marker_after;
 	uint64_t gap_end_phc;		/* PHC (TAI) of the reading after it */
@@ -320,7 +323,7 @@ static struct watch *wt;
 static void reader(void)
 {
 	for (;;) {
-		uint64_t now, t;
+		uint64_t start, now, t;
 		struct snap s;
 		int err;
 
@@ -334,10 +337,13 @@ static void reader(void)
 			wt->gap_ns = 0;
 			wt->stale_after_gap = 0;
 			wt->marker_changes_seen = 0;
-			wt->prev_ns = 0;
+			wt->prev_start = 0;
 			wt->armed = a;
 		}
+		start = mono_ns();
 		page_snap(clk, &s);
+		while (wt->slow && mono_ns() - start < 30000000)
+			;
 		t = phc_ns(&err);
 		now = mono_ns();
 		if (!s.ok) {
@@ -358,14 +364,17 @@ static void reader(void)
 			wt->gen_changes++;
 		/*
 		 * The gap before the first reading with a new marker: on a
-		 * correct destination that is the reading right after the
-		 * stop, so the gap holds the downtime.  (Not the longest gap:
-		 * under load a reading on the source can wait longer.)
+		 * correct destination the stop falls between the two
+		 * snapshots, so from before the last one to after this one
+		 * the gap holds the downtime, even when the stop came after
+		 * the last snapshot but before its PHC reading ended.  (Not
+		 * the longest gap: under load a reading on the source can wait
+		 * longer.)
 		 */
-		if (wt->prev_ns && wt->reads && !wt->marker_changes_seen &&
+		if (wt->prev_start && wt->reads && !wt->marker_changes_seen &&
 		    s.marker != wt->prev_marker) {
 			wt->marker_changes_seen = 1;
-			wt->gap_ns = now - wt->prev_ns;
+			wt->gap_ns = now - wt->prev_start;
 			wt->gap_marker_before = wt->prev_marker;
 			wt->gap_marker_after = s.marker;
 			wt->gap_end_phc = err ? 0 : t;
@@ -390,7 +399,7 @@ static void reader(void)
 			wt->fails++;
 			wt->last_err = err;
 		}
-		wt->prev_ns = now;
+		wt->prev_start = start;
 next:
 		__sync_synchronize();
 		usleep(2000);
@@ -746,9 +755,10 @@ static bool handle(char c, unsigned long id)
 			ptp_time("XDEVICE", &xe.ts[0][1]);
 			ptp_time("XPOST", &xe.ts[0][2]);
 		}
-	} else if (c == 'a') {
+	} else if (c == 'a' || c == 'A') {
 		uint64_t deadline = mono_ns() + 3000000000ULL;
 
+		wt->slow = c == 'A';
 		wt->arm++;
 		__sync_synchronize();
 		/* the reader resets at once, the poller within its 1 s poll() */
