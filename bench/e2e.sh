@@ -80,16 +80,20 @@ fi
 [ "${E2E_GUEST:-}" != debian ] || kernel=$BUILD/kbuild-demo/vmlinuz
 cp "$kernel" "$root/e2e/bzImage"
 
-# QEMU 10, the firmware it loads for a -kernel boot of the pc machine, its libraries
+# QEMU 10, the firmware it loads for a -kernel boot (pc, microvm), its libraries
 q=$root/e2e/qemu/usr
 mkdir -p "$q/bin" "$q/share/qemu" "$q/share/seabios"
 cp "$qbin" "$q/bin/qemu-system-x86_64"
+# the series' QEMU unit test (vmclock_e2e --compat runs it), if this QEMU has it
+ut=$(dirname "$(dirname "$(dirname "$qbin")")")/tests/test-kvm-tsc
+[ ! -x "$ut" ] || { mkdir -p "$root/e2e/qemu-tests" && cp "$ut" "$root/e2e/qemu-tests/"; }
 for f in linuxboot_dma.bin kvmvapic.bin; do cp "$qemu/usr/share/qemu/$f" "$q/share/qemu/"; done
-cp "$qemu/usr/share/seabios/bios-256k.bin" "$q/share/seabios/"
+# bios-microvm.bin: the microvm machine's (vmclock_e2e --compat)
+for f in bios-256k.bin bios-microvm.bin; do cp "$qemu/usr/share/seabios/$f" "$q/share/seabios/"; done
 # Debian's own QEMU 10.0.2 beside it: the unpatched side of vmclock_e2e --compat
 mkdir -p "$root/e2e/qemu-debian/usr/bin"
 cp "$qemu/usr/bin/qemu-system-x86_64" "$root/e2e/qemu-debian/usr/bin/"
-{ ldd "$qbin"; ldd "$qemu/usr/bin/qemu-system-x86_64"; } |
+{ ldd "$qbin"; ldd "$qemu/usr/bin/qemu-system-x86_64"; [ ! -x "$ut" ] || ldd "$ut"; } |
 	grep -o '/[^ ]*' | sort -u | while read -r l; do
 	[ -f "$root$l" ] || { mkdir -p "$root$(dirname "$l")"; cp -L "$l" "$root$l"; }
 done
