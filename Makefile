@@ -6,7 +6,7 @@ BENCH := bench
 BUILD ?= $(CURDIR)/build
 export BUILD
 
-.PHONY: all demo bench series series-check check check-debug kernel kernel-debug tree deps guard selftests verdict clean help qemu
+.PHONY: all demo bench series series-check check check-debug tree deps guard clean help qemu
 
 all: help
 

@@ -19,8 +19,8 @@ PATCHES=$TOP/qemu
 # Hash of what the binary is made from: the series (in its order) and this script.
 qemu_hash() {
 	{ sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' "$PATCHES/series" |
-		while read -r p; do sha256sum "$PATCHES/$p"; done
-	  sha256sum "$TOP/bench/qemu-build.sh" | cut -d' ' -f1
+		while read -r p; do sha256sum < "$PATCHES/$p"; done
+	  sha256sum < "$TOP/bench/qemu-build.sh"
 	} | sha256sum | cut -c1-16
 }
 hash=$(qemu_hash)
