@@ -30,8 +30,9 @@
  * continuous and monotonic through the host's step at midnight while the
  * page's TAI offset changes by the leap second.
  *
- * E2E_BREAK=tsc|counters|notify starts every QEMU with the feature turned
- * off (kvmclock.x-migrate-tsc, vmclock.x-migrate-counters, vmclock.notify):
+ * E2E_BREAK=tsc|counters|notify|warn starts every QEMU with the feature
+ * turned off (kvmclock.x-migrate-tsc, vmclock.x-migrate-counters,
+ * vmclock.notify, vmclock.warn):
  * the subtests of that feature must then fail.  E2E_BREAK=reset: the guest
  * resets itself in the second ping-pong migration, which the bench's known
  * fault does (below); E2E_BREAK=reset0: right before the ping-pong.
@@ -142,7 +143,7 @@ struct snap {
 	int ok;
 	unsigned int seq, odd, status, leap;
 	int tai;		/* the page's TAI offset (UTC - TAI), s */
-	unsigned long long marker, gen;
+	unsigned long long marker, gen, flags;
 };
 
 /* The host's window around one request, and the guest's answer */
@@ -169,7 +170,7 @@ struct watch {
 	unsigned int nwake;
 	struct {
 		int err;
-		unsigned long long phc, marker, gen;
+		unsigned long long phc, marker, gen, flags;
 		unsigned int seq;
 	} wake[8];
 };
@@ -539,6 +540,8 @@ static bool vmm_start(struct l2 *l, int slot, const char *vmclock,
 		argv[n++] = "-global"; argv[n++] = "vmclock.x-migrate-counters=off";
 	} else if (!strcmp(e2e_break, "notify")) {
 		argv[n++] = "-global"; argv[n++] = "vmclock.notify=off";
+	} else if (!strcmp(e2e_break, "warn")) {
+		argv[n++] = "-global"; argv[n++] = "vmclock.warn=off";
 	}
 	if (extra) {
 		argv[n++] = "-global"; argv[n++] = extra;
@@ -641,9 +644,10 @@ static int vmm_quit(struct l2 *l, struct vmm *m)
 
 static bool parse_snap(const char *line, struct snap *s)
 {
-	s->valid = sscanf(line, "SNAP ok %d seq %u odd %u marker %llu gen %llu status %u tai %d leap %u",
+	s->flags = 0;
+	s->valid = sscanf(line, "SNAP ok %d seq %u odd %u marker %llu gen %llu status %u tai %d leap %u flags %llx",
 			  &s->ok, &s->seq, &s->odd, &s->marker, &s->gen,
-			  &s->status, &s->tai, &s->leap) == 8;
+			  &s->status, &s->tai, &s->leap, &s->flags) >= 8;
 	return s->valid;
 }
 
@@ -871,10 +875,10 @@ static bool parse_watch(char lines[][512], int n, struct watch *w)
 		sscanf(lines[i], "POLLER notif %d polls %llu wakes %llu changes %u",
 		       &w->notif, &w->polls, &w->wakes, &w->nwake);
 		if (sscanf(lines[i], "WAKE %u", &k) == 1 && k < ARRAY_SIZE(w->wake))
-			sscanf(lines[i], "WAKE %*u err %d phc %llu marker %llu gen %llu seq %u",
+			sscanf(lines[i], "WAKE %*u err %d phc %llu marker %llu gen %llu seq %u flags %llx",
 			       &w->wake[k].err, &w->wake[k].phc,
 			       &w->wake[k].marker, &w->wake[k].gen,
-			       &w->wake[k].seq);
+			       &w->wake[k].seq, &w->wake[k].flags);
 	}
 	return w->valid;
 }
@@ -1293,6 +1297,40 @@ static bool notified(const struct watch *w, unsigned long long marker,
 	return false;
 }
 
+/*
+ * The advance warning of a migration, as the guest's poll() saw it:
+ * DISRUPTION_SOON alone, then with DISRUPTION_IMMINENT, both before the
+ * marker's step from @marker, and neither flag with the new marker.  The
+ * PHC times of the three wakes go to @t (TAI ns; 0 if that reading failed).
+ */
+#define WARN_FLAGS	(VMCLOCK_FLAG_DISRUPTION_SOON | VMCLOCK_FLAG_DISRUPTION_IMMINENT)
+
+static bool warned(const struct watch *w, unsigned long long marker,
+		   unsigned long long t[3])
+{
+	static const unsigned long long want[2] = {
+		VMCLOCK_FLAG_DISRUPTION_SOON, WARN_FLAGS
+	};
+	unsigned int i, k = 0;
+
+	for (i = 0; i < w->nwake && i < ARRAY_SIZE(w->wake) && k < 3; i++) {
+		unsigned long long fl = w->wake[i].flags & WARN_FLAGS;
+
+		if (k < 2 && w->wake[i].marker == marker && fl == want[k])
+			t[k++] = w->wake[i].err ? 0 : w->wake[i].phc;
+		else if (k == 2 && w->wake[i].marker == marker + 1 && !fl)
+			t[k++] = w->wake[i].err ? 0 : w->wake[i].phc;
+		else if (w->wake[i].marker != marker || fl != (k ? want[k - 1] : 0))
+			return false;	/* out of order, or a flag left set */
+	}
+	return k == 3;
+}
+
+static double ms_between(unsigned long long a, unsigned long long b)
+{
+	return a && b ? ((long long)(b - a)) / 1e6 : -1;
+}
+
 /* When the guest's reader ran again after its longest gap, from @resume_ns */
 static double gap_end_ms(const struct watch *w, const struct facts *f,
 			 u64 resume_ns)
@@ -1458,6 +1496,67 @@ static bool chrony_wait(struct l2 *l, const char *what, int ms, struct chrony *c
 	}
 }
 
+/*
+ * A cancelled migration: the guest saw DISRUPTION_SOON while it ran, and
+ * no flag is left set after migrate_cancel; the guest runs on at the
+ * source with the same marker.
+ */
+static void warn_cancel(struct l2 *l, const struct facts *f, bool ok)
+{
+	int src = l->cur, dst = 1 - src;
+	struct mig g = { .src = &l->v[src], .dst = &l->v[dst] };
+	unsigned long long soon = 0, clear = 0, m0 = 0;
+	struct reading r0 = {}, r1 = {};
+	struct watch w = {};
+	char cmd[256];
+	unsigned int i;
+	u64 deadline;
+
+	ok = ok && l2_arm(l);
+	ok = ok && l2_phc(l, f, "[before a cancelled migration]", &r0, NULL, true) &&
+	     r0.snap.valid;
+	m0 = r0.snap.marker;
+	unlink(E2E_MIG_SOCK);
+	ok = ok && vmm_start(l, dst, "", "unix:" E2E_MIG_SOCK, NULL);
+	if (ok) {
+		/* 1 MB/s: it cannot complete before the cancel */
+		qmp_cmd(l, g.src, "{\"execute\":\"migrate-set-parameters\",\"arguments\":{\"max-bandwidth\":1048576}}\n",
+			NULL, 0);
+		snprintf(cmd, sizeof(cmd),
+			 "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"unix:%s\"}}\n",
+			 E2E_MIG_SOCK);
+		ok = qmp_cmd(l, g.src, cmd, NULL, 0);
+		pump(l, 2000);
+		ok = ok && qmp_cmd(l, g.src, "{\"execute\":\"migrate_cancel\"}\n", NULL, 0);
+		deadline = mono_ms() + 10000;
+		while (ok && !g.done && mono_ms() < deadline) {
+			mig_poll(l, &g);
+			pump(l, 50);
+		}
+		vmm_quit(l, g.dst);
+	}
+	ok = ok && !strcmp(g.status, "cancelled");
+	ok = ok && l2_phc(l, f, "[after the cancel]", &r1, NULL, true) &&
+	     r1.snap.valid;
+	ok = ok && l2_watch(l, &w);
+	for (i = 0; ok && i < w.nwake && i < ARRAY_SIZE(w.wake); i++) {
+		unsigned long long fl = w.wake[i].flags & WARN_FLAGS;
+
+		if (w.wake[i].marker != m0)
+			break;
+		if (!soon && fl == VMCLOCK_FLAG_DISRUPTION_SOON)
+			soon = w.wake[i].phc;
+		else if (soon && !fl)
+			clear = w.wake[i].phc;
+	}
+	ksft_test_result(ok && soon && clear && r1.slot == src &&
+			 r1.snap.marker == m0 && !(r1.snap.flags & WARN_FLAGS),
+			 "advance warning, cancelled migration: the guest's poll() saw DISRUPTION_SOON, then neither flag %.1f ms later, after migrate_cancel (status %s); the page's flags 0x%llx, marker %llu -> %llu, the guest answering on %s\n",
+			 ms_between(soon, clear), g.status[0] ? g.status : "none",
+			 r1.snap.flags, m0, r1.snap.marker,
+			 r1.slot == src ? "the source" : "?");
+}
+
 static void main_run(void)
 {
 	struct live lv = {}, pp = {};
@@ -1552,6 +1651,14 @@ static void main_run(void)
 			 m0 + 1, lat, gap_end_ms(&w, &f, lv.resume_ns),
 			 w.notif == 1 ? "yes" : "no");
 	if (!demo) {
+		unsigned long long tw[3] = {};
+
+		ok = lv.ok && w.valid && warned(&w, m0, tw);
+		ksft_test_result(ok && tw[0] && tw[1] && tw[2],
+				 "advance warning: the guest's poll() on /dev/vmclock0 saw DISRUPTION_SOON, then DISRUPTION_IMMINENT %.1f ms later, then the marker's step with neither flag %.1f ms after that (downtime %lld ms)\n",
+				 ms_between(tw[0], tw[1]), ms_between(tw[1], tw[2]),
+				 lv.g.downtime);
+		warn_cancel(&l, &f, booted && lv.ok);
 		ok = have_chrony && chrony_wait(&l, "[chronyd after live migration]", 30000, &c1);
 		ksft_test_result(ok && c1.reach,
 				 "chronyd through the live migration: synchronized to the vmclock PHC (seen %llu ms after it), system time offset %+.6f ms, last offset %+.6f ms\n",
@@ -2421,7 +2528,7 @@ int main(int argc, char *argv[])
 	if (demo)
 		ksft_set_plan(13);
 	else
-		ksft_set_plan(stress ? 1 : leap_only ? LEAP_TESTS : 21 + LEAP_TESTS);
+		ksft_set_plan(stress ? 1 : leap_only ? LEAP_TESTS : 23 + LEAP_TESTS);
 
 	if (access(E2E_QEMU, X_OK) || access(E2E_DIR "/l2.gz", R_OK) ||
 	    access(E2E_DIR "/bzImage", R_OK))

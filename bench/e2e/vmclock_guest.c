@@ -38,7 +38,8 @@
  *    downtime) with the marker on either side of it;
  *  - the poller waits in poll() on /dev/vmclock0 (which sleeps only if the
  *    page has VMCLOCK_FLAG_NOTIFICATION_PRESENT, the device notifies) and
- *    stamps each wake with the PHC.
+ *    stamps with the PHC each wake that finds new counters or a change of
+ *    the DISRUPTION_SOON and DISRUPTION_IMMINENT flags.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -112,7 +113,7 @@ static uint64_t raw_ns(void)
 /* A consistent copy of the page's fields that the test looks at. */
 struct snap {
 	uint32_t seq;
-	uint64_t marker, gen;
+	uint64_t marker, gen, flags;
 	uint8_t status, leap;
 	int16_t tai;
 	unsigned int odd;	/* odd seq_count values met on the way */
@@ -130,6 +131,7 @@ static void page_snap(const volatile struct vmclock_abi *clk, struct snap *s)
 		__sync_synchronize();
 		s->marker = clk->disruption_marker;
 		s->gen = clk->vm_generation_counter;
+		s->flags = clk->flags;
 		s->status = clk->clock_status;
 		s->tai = (int16_t)clk->tai_offset_sec;
 		s->leap = clk->leap_indicator;
@@ -157,9 +159,10 @@ static void say_snap(const volatile struct vmclock_abi *clk)
 		return;
 	}
 	page_snap(clk, &s);
-	say("SNAP ok %d seq %u odd %u marker %llu gen %llu status %u tai %d leap %u",
+	say("SNAP ok %d seq %u odd %u marker %llu gen %llu status %u tai %d leap %u flags 0x%llx",
 	    s.ok, s.seq, s.odd, (unsigned long long)s.marker,
-	    (unsigned long long)s.gen, s.status, s.tai, s.leap);
+	    (unsigned long long)s.gen, s.status, s.tai, s.leap,
+	    (unsigned long long)s.flags);
 }
 
 /* The PTP clock whose name starts with @want ("vmclock": the vmclock driver's). */
@@ -287,6 +290,8 @@ static uint64_t phc_ns(int *err)
 
 /* What the watchers saw since the last 'a', on a page shared with them. */
 #define WAKES 64
+/* a VMM's advance warning of a disruption */
+#define WARN_FLAGS	(VMCLOCK_FLAG_DISRUPTION_SOON | VMCLOCK_FLAG_DISRUPTION_IMMINENT)
 struct watch {
 	volatile uint32_t arm;		/* the parent bumps it to reset */
 	/* hyper_reader(): ptp_kvm's clock, one KVM_HC_CLOCK_PAIRING a read */
@@ -313,10 +318,10 @@ struct watch {
 	uint32_t nwake;
 	struct {
 		uint64_t phc_ns;	/* TAI */
-		uint64_t marker, gen;
+		uint64_t marker, gen, flags;
 		uint32_t seq;
 		int err;
-	} wake[WAKES];			/* wakes that saw new counters */
+	} wake[WAKES];			/* wakes that saw new counters or warnings */
 };
 static struct watch *wt;
 
@@ -410,7 +415,7 @@ static void poller(void)
 {
 	struct pollfd p = { .events = POLLIN };
 	struct vmclock_abi abi;
-	uint64_t marker = 0, gen = 0;
+	uint64_t marker = 0, gen = 0, warn = 0;
 
 	p.fd = open("/dev/vmclock0", O_RDONLY);
 	if (p.fd < 0) {
@@ -432,6 +437,7 @@ static void poller(void)
 		if (!wt->polls) {
 			marker = abi.disruption_marker;
 			gen = abi.vm_generation_counter;
+			warn = abi.flags & WARN_FLAGS;
 		}
 		wt->polls++;
 		p.revents = 0;
@@ -448,15 +454,18 @@ static void poller(void)
 		if (pread(p.fd, &abi, sizeof(abi), 0) != sizeof(abi))
 			return;
 		if ((abi.disruption_marker != marker ||
-		     abi.vm_generation_counter != gen) && wt->nwake < WAKES) {
+		     abi.vm_generation_counter != gen ||
+		     (abi.flags & WARN_FLAGS) != warn) && wt->nwake < WAKES) {
 			wt->wake[wt->nwake].phc_ns = t;
 			wt->wake[wt->nwake].err = err;
 			wt->wake[wt->nwake].marker = abi.disruption_marker;
 			wt->wake[wt->nwake].gen = abi.vm_generation_counter;
+			wt->wake[wt->nwake].flags = abi.flags;
 			wt->wake[wt->nwake].seq = abi.seq_count;
 			wt->nwake++;
 			marker = abi.disruption_marker;
 			gen = abi.vm_generation_counter;
+			warn = abi.flags & WARN_FLAGS;
 		}
 		__sync_synchronize();
 	}
@@ -512,10 +521,11 @@ static void say_watch(void)
 	    (unsigned long long)wt->polls, (unsigned long long)wt->wakes,
 	    wt->nwake);
 	for (i = 0; i < wt->nwake && i < WAKES; i++)
-		say("WAKE %u err %d phc %llu marker %llu gen %llu seq %u", i,
-		    wt->wake[i].err, (unsigned long long)wt->wake[i].phc_ns,
+		say("WAKE %u err %d phc %llu marker %llu gen %llu seq %u flags 0x%llx",
+		    i, wt->wake[i].err, (unsigned long long)wt->wake[i].phc_ns,
 		    (unsigned long long)wt->wake[i].marker,
-		    (unsigned long long)wt->wake[i].gen, wt->wake[i].seq);
+		    (unsigned long long)wt->wake[i].gen, wt->wake[i].seq,
+		    (unsigned long long)wt->wake[i].flags);
 }
 
 /* Lines of a command's output, as "WHAT line" */
