@@ -2514,6 +2514,8 @@ int main(int argc, char *argv[])
 
 	/* line by line: the bench VM's console shows how far it got */
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* a QEMU that exits (a refused migration) must not kill the test */
+	signal(SIGPIPE, SIG_IGN);
 	snprintf(l2_smp, sizeof(l2_smp), "%d", env_int("E2E_SMP", 1));
 
 	demo = argc > 1 && !strcmp(argv[1], "--demo");
@@ -2533,7 +2535,6 @@ int main(int argc, char *argv[])
 	if (access(E2E_QEMU, X_OK) || access(E2E_DIR "/l2.gz", R_OK) ||
 	    access(E2E_DIR "/bzImage", R_OK))
 		ksft_exit_fail_msg("the bench VM has no QEMU, nested guest or kernel in " E2E_DIR "\n");
-	signal(SIGPIPE, SIG_IGN);
 	if (stress) {
 		tai = host_tai_setup();
 		stress_run();
@@ -2543,7 +2544,6 @@ int main(int argc, char *argv[])
 	/* The feature itself: no capability is a failure, not a skip. */
 	if (!kvm_has_cap(KVM_CAP_VMCLOCK))
 		ksft_exit_fail_msg("KVM_CAP_VMCLOCK not reported\n");
-	signal(SIGPIPE, SIG_IGN);
 
 	tai = host_tai_setup();
 	if (!leap_only)
