@@ -26,7 +26,9 @@
  *    records in vc->done the value it started from.  A vCPU whose request
  *    finds done == want returns at once: O(1), not a write per vCPU.
  *  - The per-VM work, queued from any context where queue_work() is
- *    allowed, writes only through a valid cache: no GUP, no borrowed mm.
+ *    allowed, writes only through a valid cache: no GUP, no borrowed mm;
+ *    and only while the VM's process has its memory (a reference on
+ *    kvm->mm's users), which exit_mmap() frees with no invalidation.
  *    If the cache is not valid, it makes the request on every vCPU, so
  *    that no vCPU enters the guest while the page is stale.
  *  - Changes are only counted while the clock is armed (on, or being turned
@@ -76,6 +78,7 @@
 #include <linux/eventfd.h>
 #include <linux/kvm_host.h>
 #include <linux/jump_label_ratelimit.h>
+#include <linux/sched/mm.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
@@ -349,7 +352,16 @@ static void kvm_vmclock_publish(struct kvm *kvm, struct kvm_vcpu *vcpu)
 
 static void kvm_vmclock_work_fn(struct work_struct *work)
 {
-	kvm_vmclock_publish(container_of(work, struct kvm, vmclock.work), NULL);
+	struct kvm *kvm = container_of(work, struct kvm, vmclock.work);
+
+	/*
+	 * exit_mmap() frees the guest's memory with no invalidation of the
+	 * cache: once the VM's process has exited, there is no page to write.
+	 */
+	if (!mmget_not_zero(kvm->mm))
+		return;
+	kvm_vmclock_publish(kvm, NULL);
+	mmput_async(kvm->mm);
 }
 
 /*

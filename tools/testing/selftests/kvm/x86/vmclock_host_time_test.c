@@ -10,6 +10,9 @@
  * These tests change the time of the whole machine: they run only with
  * VMCLOCK_TEST_HOST_TIME=1 (the bench VM sets it), but steady_no_rewrites
  * and tracepoint, which only watch.
+ *
+ * vm_after_exit: a host clock change after the VM's process exited (its
+ * fd passed on) writes nothing into the freed guest memory.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -19,6 +22,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/timex.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -494,6 +498,111 @@ TEST(tracepoint)
 		    frac == clk.time_frac_sec,
 		    "last event (seq %u) does not match the page (seq %u)",
 		    seq, clk.seq_count);
+}
+
+/* Send @fds over @sock (SCM_RIGHTS), or receive them. */
+static void fds_send(int sock, const int *fds, int n)
+{
+	char data = 0, buf[CMSG_SPACE(2 * sizeof(int))] = {};
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = buf, .msg_controllen = CMSG_SPACE(n * sizeof(int)),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	TEST_ASSERT(sendmsg(sock, &msg, 0) == 1, "sendmsg errno %d", errno);
+}
+
+static void fds_recv(int sock, int *fds, int n)
+{
+	char data, buf[CMSG_SPACE(2 * sizeof(int))] = {};
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = buf, .msg_controllen = CMSG_SPACE(n * sizeof(int)),
+	};
+	struct cmsghdr *c;
+
+	TEST_ASSERT(recvmsg(sock, &msg, 0) == 1, "recvmsg errno %d", errno);
+	c = CMSG_FIRSTHDR(&msg);
+	TEST_ASSERT(c && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(n * sizeof(int)), "no fds received");
+	memcpy(fds, CMSG_DATA(c), n * sizeof(int));
+}
+
+/*
+ * The VM outlives the memory of the process that made it: that process
+ * passed the VM's fd on and exited, which freed the guest's memory, the
+ * page's too, without an MMU notifier invalidation (exit_mmap() releases
+ * the notifiers first).  A change of the host clock must then not write
+ * the page: a write from KVM's work would land in freed memory (a KASAN
+ * report on a debug kernel).
+ */
+TEST_F_TIMEOUT(host_time, vm_after_exit, 60)
+{
+	struct kvm_binary_stats stats = {};
+	struct timex tx = { .modes = 0 };
+	u64 before, after;
+	int sv[2], fds[2], status;
+	pid_t pid;
+
+	if (!host_changes_allowed())
+		SKIP(return, "%s " HOST_TIME_SKIP, "ADJ_FREQUENCY");
+	if (geteuid())
+		SKIP(return, "ADJ_FREQUENCY needs root");
+	if (host_clock_steered())
+		SKIP(return, "an NTP daemon steers the host clock");
+
+	TEST_ASSERT(!socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), "socketpair");
+	pid = fork();
+	TEST_ASSERT(pid >= 0, "fork");
+	if (!pid) {
+		struct vmclock_vm v;
+
+		vmclock_vm_create(&v, 1);
+		vmclock_set(v.vm, KVM_VMCLOCK_MODE_AUTO, VMCLOCK_GPA);
+		fds[0] = v.vm->fd;
+		fds[1] = vm_get_stats_fd(v.vm);
+		fds_send(sv[1], fds, 2);
+		_exit(0);
+	}
+	fds_recv(sv[0], fds, 2);
+	TEST_ASSERT(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		    !WEXITSTATUS(status), "child status 0x%x", status);
+
+	stats.fd = fds[1];
+	read_stats_header(stats.fd, &stats.header);
+	stats.desc = read_stats_descriptors(stats.fd, &stats.header);
+	kvm_get_stat(&stats, "vmclock_updates", &before, 1);
+
+	TEST_ASSERT(adjtimex(&tx) >= 0, "adjtimex() errno %d", errno);
+	self->orig_freq = tx.freq;
+	tx.modes = ADJ_FREQUENCY;
+	tx.freq = self->orig_freq + FREQ_STEP_SCALED_PPM;
+	self->freq_changed = true;
+	TEST_ASSERT(adjtimex(&tx) >= 0, "ADJ_FREQUENCY errno %d", errno);
+	usleep(500 * 1000);
+	tx.freq = self->orig_freq;
+	TEST_ASSERT(adjtimex(&tx) >= 0, "ADJ_FREQUENCY errno %d", errno);
+	self->freq_changed = false;
+	usleep(500 * 1000);
+	kvm_get_stat(&stats, "vmclock_updates", &after, 1);
+
+	ksft_print_msg("exited process, 2 frequency changes: vmclock_updates %lu -> %lu\n",
+		       (unsigned long)before, (unsigned long)after);
+	free(stats.desc);
+	close(fds[1]);
+	close(fds[0]);
+	close(sv[0]);
+	close(sv[1]);
+	TEST_ASSERT(after == before,
+		    "%lu writes of a page in freed memory",
+		    (unsigned long)(after - before));
 }
 
 int main(int argc, char *argv[])
