@@ -34,9 +34,7 @@ wait "$qemu_pid" || { tail -n 20 "$BUILD/qemu-build.log" >&2; die "the patched Q
 log "patched QEMU: $(tail -n 1 "$BUILD/qemu-build.log")"
 "$TOP/bench/initramfs.sh" "$variant"
 APPEND="bench.demo=1 quiet" KUNIT_GLOB=none BOOT_TIMEOUT=600 "$TOP/bench/boot.sh" "$variant" "$BUILD/demo.log"
-# without carriage returns and the firmware's terminal escape codes (SeaBIOS clears the screen)
-tr -d '\r' <"$BUILD/demo.log" | sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[()][A-Za-z0-9]//g' \
-	-e 's/\x1b[A-Za-z=>]//g' >"$BUILD/demo.txt"
+tr -d '\r' <"$BUILD/demo.log" >"$BUILD/demo.txt"
 sed -n '/BENCH: booted/p;/BENCH: modules: /p' "$BUILD/demo.txt"
 sed -n '/^DEMO TABLE START/,/^DEMO TABLE END/{/^DEMO TABLE/d;p}' "$BUILD/demo.txt"
 sed -n '/BENCH: demo start/,/BENCH: demo exit/p' "$BUILD/demo.txt" | grep -E '^not ok ' || true
