@@ -34,6 +34,8 @@ L2_RE = re.compile(r"^(# )*L2: (\[\s*\d+\.\d+\] )?")
 
 # KUnit suites the bench kernel must run (bench/config/fast.config enables them)
 EXPECTED_KUNIT_SUITES = ["kvm_vmclock", "kvm_vmclock_ntp"]
+# how many of a failed selftest's own lines the verdict repeats
+CONTEXT = 15
 
 def main():
     args = sys.argv[1:]
@@ -45,6 +47,7 @@ def main():
         lines = [TS_RE.sub("", l.rstrip("\r\n")) for l in f]
 
     results = []  # (kind, name, status, note)
+    context = {}  # index in results -> the test's own lines before a failed result
     known = []
     kfile = os.path.join(os.path.dirname(os.path.abspath(__file__)), "known-splats")
     for kl in open(kfile):
@@ -102,6 +105,7 @@ def main():
 
     # Selftests: subtest lines behind "# " belong to the next top-level result.
     sub = []
+    said = []  # the test's lines since its last result
     planned = None
     seen_top = 0
     for l in lines[start:]:
@@ -115,7 +119,10 @@ def main():
                 st = "pass" if ok == "ok" else "fail"
                 if directive and directive.upper().startswith("SKIP"):
                     st = "skip"
-                sub.append((name, st, directive or ""))
+                sub.append((name, st, directive or "", said[-CONTEXT:]))
+                said = []
+            else:
+                said.append(l)
             continue
         m = TAP_RE.match(l)
         if not m or m.group(1):
@@ -127,17 +134,28 @@ def main():
             st = "skip"
         if sub:
             for s in sub:
+                if s[1] == "fail":
+                    context[len(results)] = s[3]
                 results.append(("selftest", f"{name}: {s[0]}", s[1], s[2]))
             if st == "fail" and all(s[1] != "fail" for s in sub):
+                context[len(results)] = said[-CONTEXT:]
                 results.append(("selftest", name, "fail", directive or ""))
         else:
+            if st == "fail":
+                context[len(results)] = said[-CONTEXT:]
             results.append(("selftest", name, st, directive or ""))
         sub = []
+        said = []
 
     finished = ("BENCH: kunit done" if kunit_only else "BENCH: done") in lines
-    for kind, name, st, note in results:
+    for i, (kind, name, st, note) in enumerate(results):
         word = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP"}[st]
         print(f"{word:4} {kind:8} {name}" + (f"  ({note})" if note else ""))
+    # a failure's own words, again at the end, where a CI excerpt keeps them
+    for i in sorted(context):
+        print(f"FAIL {results[i][1][:100]}: the test's last {len(context[i])} lines before it")
+        for l in context[i]:
+            print("     | " + l[:400])
     problems = []
     frozen = [l for l in lines if l.startswith("BENCH: FROZEN")]
     for l in frozen:
