@@ -9,10 +9,23 @@
 # Everything it writes is regenerated from the commits: re-run it after any change in
 # the kernel tree. bench/guard.sh checks that the whole files and the patches agree.
 # Usage: bench/import.sh KERNEL_GIT_DIR BASE_REV [TIP_REV]   (replaces patches/ and the
-# files under the kernel-path folders)
+# files under the kernel-path folders). TIP_REV: the tag series-kvm if the tree has it
+# (bench/tree.sh sets it after the KVM series; move it when you edit that series), else HEAD.
+# bench/import.sh --guest KERNEL_GIT_DIR: series-kvm..HEAD, the guest-side series, into
+# patches-guest/ (no whole files: it changes existing ones only).
 . "$(dirname "$0")/lib.sh"
-[ $# -ge 2 ] || die "usage: bench/import.sh KERNEL_GIT_DIR BASE_REV [TIP_REV]"
-tree=$(cd "$1" && pwd) base=$2 tip=${3:-HEAD}
+dir=patches
+if [ "${1:-}" = --guest ]; then
+	dir=patches-guest
+	shift
+	set -- "${1:-}" series-kvm HEAD
+fi
+[ $# -ge 2 ] || die "usage: bench/import.sh KERNEL_GIT_DIR BASE_REV [TIP_REV] | --guest KERNEL_GIT_DIR"
+tree=$(cd "$1" && pwd) base=$2 tip=${3:-}
+if [ -z "$tip" ]; then
+	tip=HEAD
+	git -C "$tree" rev-parse -q --verify refs/tags/series-kvm >/dev/null && tip=series-kvm
+fi
 base=$(git -C "$tree" rev-parse --verify "$base^{commit}") || die "no commit $2 in $tree"
 tip=$(git -C "$tree" rev-parse --verify "$tip^{commit}") || die "no commit ${3:-HEAD} in $tree"
 git -C "$tree" merge-base --is-ancestor "$base" "$tip" || die "$2 is not an ancestor of ${3:-HEAD}"
@@ -36,8 +49,9 @@ for c in $(git -C "$tree" rev-list --reverse "$base..$tip"); do
 	fi
 done
 
-rm -f patches/*.patch
-: >patches/series
+mkdir -p "$dir"
+rm -f "$dir"/*.patch
+: >"$dir/series"
 i=0
 for c in $(git -C "$tree" rev-list --reverse "$base..$tip"); do
 	i=$((i + 1))
@@ -50,11 +64,16 @@ for c in $(git -C "$tree" rev-list --reverse "$base..$tip"); do
 		git -C "$tree" log -1 --format=%b "$c" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
 		echo "---"
 		g diff "${dopts[@]}" --stat=72 --summary -p "$c^" "$c"
-	} >"patches/$name"
-	echo "$name" >>patches/series
+	} >"$dir/$name"
+	echo "$name" >>"$dir/series"
 	log "imported $name"
 done
 
+if [ "$dir" = patches-guest ]; then
+	[ -z "$(g diff --name-only --diff-filter=A "$base" "$tip")" ] || die "the guest series adds files"
+	log "$i guest patch(es) in patches-guest/"
+	exit 0
+fi
 # The whole files: what the series adds, as at the tip. Files under the kernel-path
 # folders that the series no longer adds are removed.
 added=$(g diff --no-renames --name-only --diff-filter=A "$base" "$tip")

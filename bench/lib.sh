@@ -28,7 +28,7 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 # Hash of everything the patched tree is made from.
 series_hash() {
-	(cd "$TOP" && git ls-files -co --exclude-standard -- patches $KPATHS 2>/dev/null |
+	(cd "$TOP" && git ls-files -co --exclude-standard -- patches patches-guest $KPATHS 2>/dev/null |
 		LC_ALL=C sort | while read -r f; do [ -f "$f" ] && sha256sum "$f"; done
 	 echo "$LINUX_SHA256") | sha256sum | cut -c1-16
 }

@@ -22,6 +22,8 @@ fail=0
 note() { echo "series-check: $*"; }
 bad() { echo "series-check: FAIL: $*"; fail=1; }
 patches=$(ls "$ser"/0*.patch | grep -v 0000-cover-letter)
+# the guest-side series goes on top (bench/series.sh)
+patches="$patches $(ls "$ser-guest"/0*.patch 2>/dev/null)"
 
 # 1. checkpatch
 nosob=0

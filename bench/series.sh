@@ -5,7 +5,7 @@
 out=$BUILD/series
 rm -rf "$out" && mkdir -p "$out"
 git -C "$SRC" format-patch -q --cover-letter --base=base --subject-prefix="PATCH" \
-	-o "$out" base..series
+	-o "$out" base..series-kvm
 cover=$(ls "$out"/0000-cover-letter.patch)
 subject=$(sed -n 's/^Subject: //p' "$TOP/patches/cover-letter")
 # The people the series should reach, for the cover letter.
@@ -27,4 +27,9 @@ blurb += "".join(f"  {p}\n" for p in people)
 text = text.replace("*** SUBJECT HERE ***", subject).replace("*** BLURB HERE ***", blurb)
 open(cover, "w").write(text)
 PY
-ls "$out"
+# The guest-side series (bench/tree.sh puts it after series-kvm): for the PTP maintainers.
+rm -rf "$out-guest"
+if [ -n "$(git -C "$SRC" rev-list series-kvm..series)" ]; then
+	git -C "$SRC" format-patch -q --subject-prefix="PATCH" -o "$out-guest" series-kvm..series
+fi
+ls "$out" "$out-guest" 2>/dev/null

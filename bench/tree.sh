@@ -43,33 +43,40 @@ cd "$SRC"
 git checkout -q -B series base
 git clean -qfdx
 rm -f .bench-series
+# Each patch of DIR/series as one commit.
+apply_series() {
+	while read -r name; do
+		case "$name" in ''|'#'*) continue ;; esac
+		p=$1/$name
+		[ -f "$p" ] || die "$1/series names $name, which does not exist"
+		n=$((n + 1))
+		# Header: Subject:; blank line; body; a line '---'; the full diff (git apply skips
+		# the diffstat before it). git apply --index adds new files whatever the base's
+		# .gitignore says (Debian's ignores everything new at the top level).
+		subject=$(sed -n '1,/^$/s/^Subject: //p' "$p")
+		[ -n "$subject" ] || die "$name: no Subject: header"
+		awk 'f; /^---$/ { f = 1 }' "$p" >"$BUILD/.diff"
+		if grep -q '^diff --git ' "$BUILD/.diff"; then
+			git apply --index --whitespace=error-all "$BUILD/.diff" ||
+				die "$name does not apply"
+		fi
+		git add -u
+		# The message: from the first blank line to the first '---' (not beyond: the
+		# diffstat is followed by a blank line too).
+		{ echo "$subject"; echo; awk 'b && /^---$/ { exit } b; /^$/ { b = 1 }' "$p"; } >"$BUILD/.msg"
+		git commit -q --allow-empty -F "$BUILD/.msg"
+	done <"$1/series"
+}
 n=0
-while read -r name; do
-	case "$name" in ''|'#'*) continue ;; esac
-	p=$TOP/patches/$name
-	[ -f "$p" ] || die "patches/series names $name, which does not exist"
-	n=$((n + 1))
-	# Header: Subject:; blank line; body; a line '---'; the full diff (git apply skips
-	# the diffstat before it). git apply --index adds new files whatever the base's
-	# .gitignore says (Debian's ignores everything new at the top level).
-	subject=$(sed -n '1,/^$/s/^Subject: //p' "$p")
-	[ -n "$subject" ] || die "$name: no Subject: header"
-	awk 'f; /^---$/ { f = 1 }' "$p" >"$BUILD/.diff"
-	if grep -q '^diff --git ' "$BUILD/.diff"; then
-		git apply --index --whitespace=error-all "$BUILD/.diff" ||
-			die "$name does not apply"
-	fi
-	git add -u
-	# The message: from the first blank line to the first '---' (not beyond: the
-	# diffstat is followed by a blank line too).
-	{ echo "$subject"; echo; awk 'b && /^---$/ { exit } b; /^$/ { b = 1 }' "$p"; } >"$BUILD/.msg"
-	git commit -q --allow-empty -F "$BUILD/.msg"
-done <"$TOP/patches/series"
+apply_series "$TOP/patches"
+# The guest-side series (ptp_vmclock, for the PTP maintainers) goes on top of the KVM one.
+git tag -f series-kvm >/dev/null
+[ ! -f "$TOP/patches-guest/series" ] || apply_series "$TOP/patches-guest"
 rm -f "$BUILD/.diff" "$BUILD/.msg"
-# The whole files are the tree after the last patch (as the guard found from the patches).
+# The whole files are the tree after the KVM series (as the guard found from the patches).
 # shellcheck disable=SC2086
 (cd "$TOP" && git ls-files -co --exclude-standard -- $KPATHS) | while read -r f; do
-	[ ! -f "$TOP/$f" ] || [ "$(git rev-parse -q --verify "HEAD:$f" 2>/dev/null)" = "$(git hash-object --no-filters -- "$TOP/$f")" ] ||
+	[ ! -f "$TOP/$f" ] || [ "$(git rev-parse -q --verify "series-kvm:$f" 2>/dev/null)" = "$(git hash-object --no-filters -- "$TOP/$f")" ] ||
 		die "$f in the repository differs from the patched tree: run bench/import.sh"
 done
 echo "$want" >.bench-series
