@@ -79,6 +79,13 @@ if [ "$variant" = debug ]; then
 fi
 [ "${E2E_GUEST:-}" != debian ] || kernel=$BUILD/kbuild-demo/vmlinuz
 cp "$kernel" "$root/e2e/bzImage"
+# Which ptp_vmclock the nested guest has: Debian's stock module, or the bench kernel's with
+# the guest-side series (patches-guest/): vmclock_e2e expects each one's behaviour.
+if [ "$variant" = demo ] || [ "${E2E_GUEST:-}" = debian ] || [ ! -s "$TOP/patches-guest/series" ]; then
+	echo stock >"$root/e2e/guest-driver"
+else
+	echo series >"$root/e2e/guest-driver"
+fi
 
 # QEMU 10, the firmware it loads for a -kernel boot (pc, microvm), its libraries
 q=$root/e2e/qemu/usr

@@ -3,8 +3,8 @@
  * vmclock_guest: the end-to-end test's program in the nested (level 2)
  * Linux guest.  Static, plain C: no test library.
  *
- * It looks at what the unmodified guest driver (drivers/ptp/ptp_vmclock.c)
- * made of QEMU's ACPI VMCLOCK device, and answers the level 1 host's
+ * It looks at what the guest driver (drivers/ptp/ptp_vmclock.c) made of
+ * QEMU's ACPI VMCLOCK device, and answers the level 1 host's
  * requests on a serial line (argv[1], raw mode), so that the host can take
  * its CLOCK_REALTIME just before each request and just after each answer.
  * It reports facts; the host judges them.
@@ -26,6 +26,8 @@
  *      CLOCK_MONOTONIC_RAW around each reading, and the page's TAI offset
  *      and leap indicator: for a leap second that the host inserts or
  *      deletes meanwhile (see leap_record())
+ *   B  read the PHC back to back from now on (burst()); b: stop, and say
+ *      how many calls succeeded, failed with ETIMEDOUT, or otherwise
  *   q  quit
  *   R  reset the guest 300 ms later (reboot(2)), for E2E_BREAK=reset
  * Each answer ends with "SNAP ...", a snapshot of the page mapped from
@@ -59,6 +61,7 @@
 #include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/reboot.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <linux/ptp_clock.h>
@@ -297,6 +300,9 @@ struct watch {
 	/* hyper_reader(): ptp_kvm's clock, one KVM_HC_CLOCK_PAIRING a read */
 	uint64_t kvm_reads, kvm_fails;
 	int kvm_err;
+	/* burst(): the PHC read back to back */
+	uint64_t burst_calls, burst_timedout, burst_fails;
+	int burst_err;
 	/* the reader */
 	volatile uint32_t armed;	/* the arm it has reset for */
 	uint64_t reads, fails, timedout;
@@ -612,6 +618,33 @@ static void hyper_reader(void)
 	}
 }
 
+/*
+ * 'B': the PHC read back to back (PTP_SYS_OFFSET_EXTENDED, 25 samples a
+ * call) at nice 19, until 'b', so that a stop of the guest most likely
+ * lands inside ptp_vmclock's retry loop, between its two reads of
+ * seq_count.
+ */
+static void burst(void)
+{
+	struct ptp_sys_offset_extended xe;
+
+	setpriority(PRIO_PROCESS, 0, 19);
+	for (;;) {
+		memset(&xe, 0, sizeof(xe));
+		xe.n_samples = 25;
+		if (!ioctl(pfd, PTP_SYS_OFFSET_EXTENDED, &xe)) {
+			wt->burst_calls++;
+		} else if (errno == ETIMEDOUT) {
+			wt->burst_timedout++;
+		} else {
+			wt->burst_fails++;
+			wt->burst_err = errno;
+		}
+	}
+}
+
+static pid_t burst_pid;
+
 static void hyper_start(void)
 {
 	char name[64];
@@ -796,6 +829,20 @@ static bool handle(char c, unsigned long id)
 		say_cmd("TRACKING", "/usr/bin/chronyc -n -c tracking 2>&1");
 		say_cmd("SOURCES", "/usr/bin/chronyc -n -c sources 2>&1");
 		say_cmd("REFLOG", "tail -n 3 /var/log/chrony/refclocks.log /var/log/chrony/chronyd.log 2>&1");
+	} else if (c == 'B' && pfd >= 0 && !burst_pid) {
+		wt->burst_calls = wt->burst_timedout = wt->burst_fails = 0;
+		wt->burst_err = 0;
+		burst_pid = spawn(burst);
+	} else if (c == 'b') {
+		if (burst_pid) {
+			kill(burst_pid, SIGKILL);
+			waitpid(burst_pid, NULL, 0);
+			burst_pid = 0;
+		}
+		say("BURST calls %llu timedout %llu fails %llu err %d",
+		    (unsigned long long)wt->burst_calls,
+		    (unsigned long long)wt->burst_timedout,
+		    (unsigned long long)wt->burst_fails, wt->burst_err);
 	} else if (c == 'l') {
 		leap_record();
 	} else if (c == 'q') {
