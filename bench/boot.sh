@@ -60,14 +60,29 @@ log "outer emulator: $("${outer[0]}" --version | head -n1)"
 # OUTER_SMP: the number of vCPUs. Both for A/B runs (docs/bench.md).
 beat=$logf.beat mon=$BUILD/monitor-$variant.sock
 rm -f "$beat" "$mon"
+# The VM's RAM in a file (tmpfs): after a crash bench/kmsg.py reads from it what the
+# kernel logged but the console did not print. QEMU's reset log tells a triple fault.
+ram=/dev/shm/bench-ram-$variant-$$ qlog=$logf.qemu
+rm -f "$qlog"
+trap 'rm -f "$ram"' EXIT
 rc=0
 "$TOP/bench/watchdog.py" "$logf" "$beat" "$mon" "$limit" -- "${outer[@]}" -accel "${OUTER_ACCEL:-tcg}" -cpu "$cpu" \
 	-smp "${OUTER_SMP:-2}" -m 2048 -name bench,debug-threads=on -display none -no-reboot -kernel "$kernel" \
 	-initrd "${INITRD:-$BUILD/initrd.gz}" -append "$append" -serial stdio -serial "file:$beat" \
-	-monitor "unix:$mon,server=on,wait=off" || rc=$?
+	-monitor "unix:$mon,server=on,wait=off" -d cpu_reset -D "$qlog" \
+	-object "memory-backend-file,id=ram,size=2048M,mem-path=$ram,share=on" \
+	-machine memory-backend=ram || rc=$?
 case $rc in
 0) ;;
 125) log "the VM FROZE: no output for ${FREEZE_SECS:-60}s; its registers and local APICs are in $logf" ;;
 *) echo "BENCH: qemu exit status $rc" >>"$logf" ;;
 esac
+# A VM that did not finish: its kernel's last records, and whether the CPU triple-faulted.
+if ! grep -qE '^BENCH: (kunit )?done' "$logf"; then
+	{ grep -h 'Triple fault' "$qlog" 2>/dev/null || true; } | sed 's/^/BENCH: qemu: /' >>"$logf"
+	map=$BUILD/kbuild-$variant/System.map
+	[ ! -f "$map" ] || [ ! -f "$ram" ] ||
+		"$TOP/bench/kmsg.py" "$map" "$BUILD/kbuild-$variant/.config" "$ram" >>"$logf" 2>&1 ||
+		echo "BENCH: kmsg: bench/kmsg.py failed" >>"$logf"
+fi
 log "VM ran $(( $(date +%s) - start ))s"

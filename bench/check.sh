@@ -9,6 +9,7 @@ t0=$(date +%s)
 "$TOP/bench/selftests.sh" fast
 "$TOP/bench/initramfs.sh" "$v"
 "$TOP/bench/watchdog-test.sh"
+"$TOP/bench/kmsg-test.sh" "$v"
 "$TOP/bench/boot.sh" "$v" "$BUILD/check-$v.log"
 echo "=== verdict: $v kernel, $(( $(date +%s) - t0 ))s for kernel, tests and VM ==="
 "$TOP/bench/verdict.py" "$BUILD/check-$v.log"

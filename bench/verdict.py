@@ -197,6 +197,11 @@ def main():
     for l in lines:
         if l.startswith("BENCH: frozen: "):
             print("FROZE bench   " + l[len("BENCH: frozen: "):])
+    # a VM that ended early: what its kernel logged last (bench/boot.sh, bench/kmsg.py)
+    if not finished:
+        for l in lines:
+            if l.startswith("BENCH: qemu: ") or l.startswith("BENCH: kmsg: "):
+                print("ENDED bench   " + l[len("BENCH: "):][:300])
     for p in problems:
         print(f"FAIL bench    {p}")
     print(f"{npass} passed, {nfail} failed, {nskip} skipped")
