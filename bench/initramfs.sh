@@ -30,7 +30,9 @@ else
 	fi
 fi
 copy_libs() {
-	ldd "$1" 2>/dev/null | grep -o '/[^ ]*' | while read -r l; do
+	local l
+	# (a test that is a script has no libraries: ldd and grep fail)
+	for l in $(ldd "$1" 2>/dev/null | grep -o '/[^ ]*' || true); do
 		[ -f "$root$l" ] || { mkdir -p "$root$(dirname "$l")"; cp -L "$l" "$root$l"; }
 	done
 }
