@@ -16,7 +16,7 @@ append="console=ttyS0 panic=-1 tsc=reliable oops=panic kvm.tsc_tolerance_ppm=500
 # The end-to-end test's knobs (bench/e2e/vmclock_e2e.c): E2E_BREAK=tsc|counters|notify|reset
 # turns a feature of the patched QEMU off (reset: the guest resets itself in the second ping-pong
 # migration, as the known fault of docs/bench.md does); E2E_PINGPONG=N migrations; E2E_PAUSE=S seconds;
-# E2E_ONLY=leap: the end-to-end test's leap second run alone.
+# E2E_ONLY=leap: the end-to-end test's leap second run alone; E2E_ONLY=caught: its reads caught by the stop.
 [ -z "${E2E_BREAK:-}" ] || append+=" e2e.break=$E2E_BREAK"
 [ -z "${E2E_PINGPONG:-}" ] || append+=" e2e.pingpong=$E2E_PINGPONG"
 [ -z "${E2E_PAUSE:-}" ] || append+=" e2e.pause=$E2E_PAUSE"

@@ -301,7 +301,7 @@ struct watch {
 	uint64_t kvm_reads, kvm_fails;
 	int kvm_err;
 	/* burst(): the PHC read back to back */
-	uint64_t burst_calls, burst_timedout, burst_fails;
+	uint64_t burst_calls, burst_timedout, burst_fails, burst_caught;
 	int burst_err;
 	/* the reader */
 	volatile uint32_t armed;	/* the arm it has reset for */
@@ -622,17 +622,23 @@ static void hyper_reader(void)
  * 'B': the PHC read back to back (PTP_SYS_OFFSET_EXTENDED, 25 samples a
  * call) at nice 19, until 'b', so that a stop of the guest most likely
  * lands inside ptp_vmclock's retry loop, between its two reads of
- * seq_count.
+ * seq_count. A call that took over 100 ms had a stop inside it (caught).
  */
 static void burst(void)
 {
 	struct ptp_sys_offset_extended xe;
+	uint64_t t0;
+	int r;
 
 	setpriority(PRIO_PROCESS, 0, 19);
 	for (;;) {
 		memset(&xe, 0, sizeof(xe));
 		xe.n_samples = 25;
-		if (!ioctl(pfd, PTP_SYS_OFFSET_EXTENDED, &xe)) {
+		t0 = mono_ns();
+		r = ioctl(pfd, PTP_SYS_OFFSET_EXTENDED, &xe);
+		if (mono_ns() - t0 > 100000000)
+			wt->burst_caught++;
+		if (!r) {
 			wt->burst_calls++;
 		} else if (errno == ETIMEDOUT) {
 			wt->burst_timedout++;
@@ -831,6 +837,7 @@ static bool handle(char c, unsigned long id)
 		say_cmd("REFLOG", "tail -n 3 /var/log/chrony/refclocks.log /var/log/chrony/chronyd.log 2>&1");
 	} else if (c == 'B' && pfd >= 0 && !burst_pid) {
 		wt->burst_calls = wt->burst_timedout = wt->burst_fails = 0;
+		wt->burst_caught = 0;
 		wt->burst_err = 0;
 		burst_pid = spawn(burst);
 	} else if (c == 'b') {
@@ -839,10 +846,11 @@ static bool handle(char c, unsigned long id)
 			waitpid(burst_pid, NULL, 0);
 			burst_pid = 0;
 		}
-		say("BURST calls %llu timedout %llu fails %llu err %d",
+		say("BURST calls %llu timedout %llu fails %llu err %d caught %llu",
 		    (unsigned long long)wt->burst_calls,
 		    (unsigned long long)wt->burst_timedout,
-		    (unsigned long long)wt->burst_fails, wt->burst_err);
+		    (unsigned long long)wt->burst_fails, wt->burst_err,
+		    (unsigned long long)wt->burst_caught);
 	} else if (c == 'l') {
 		leap_record();
 	} else if (c == 'q') {
