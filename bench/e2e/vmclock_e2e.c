@@ -51,6 +51,8 @@
  *
  * --demo: the story on one screen (a table), details as TAP comments.
  * --compat: a mixed fleet with Debian's QEMU 10.0.2 (compat_run()).
+ * --follow: ptp_vmclock's clock following (follow_reads()), on a guest of
+ * its own with no daemon (or E2E_ONLY=follow).
  * E2E_ONLY=leap: the leap second run alone; E2E_ONLY=caught: the reads
  * caught by the stop alone.
  *
@@ -1633,9 +1635,130 @@ static void caught_reads(struct l2 *l, const struct facts *f, bool ok)
 			 done, restores, calls, caught, timedout, fails, err);
 }
 
-/* E2E_ONLY=caught: caught_reads() alone, on a guest of its own */
-static void caught_run(void)
+/* The guest's CLOCK_REALTIME minus the page's UTC, in ns (guest command 'O') */
+static bool guest_offset(struct l2 *l, long long *ns)
 {
+	char lines[4][512];
+	int i, n, rc;
+
+	if (!l2_simple(l, 'O', lines, 4, &n))
+		return false;
+	for (i = 0; i < n; i++)
+		if (sscanf(lines[i], "OFFSET rc %d ns %lld", &rc, ns) == 2)
+			return !rc;
+	return false;
+}
+
+/* The last step ptp_vmclock logged ('k'), in ns; false if none since @skip */
+static bool guest_step(struct l2 *l, int *seen, long long *ns)
+{
+	char lines[48][512], *p;
+	int i, n, k = 0;
+	bool found = false;
+
+	if (!l2_simple(l, 'k', lines, 48, &n))
+		return false;
+	for (i = 0; i < n; i++) {
+		p = strstr(lines[i], "stepped CLOCK_REALTIME by ");
+		if (p && ++k > *seen) {
+			found = sscanf(p, "stepped CLOCK_REALTIME by %lld", ns) == 1;
+			ksft_print_msg("guest: %s\n", lines[i]);
+			*seen = k;
+		}
+	}
+	return found;
+}
+
+/* What follow_watch() saw through one disruption ('W' ... 'w') */
+struct fwatch {
+	int state;
+	unsigned long long marker, lat_us;
+	long long first, after;
+};
+
+static bool follow_watched(struct l2 *l, struct fwatch *w)
+{
+	char lines[4][512];
+	int i, n;
+
+	/* the guest's own measure: waiting adds nothing to it */
+	usleep(500000);
+	memset(w, 0, sizeof(*w));
+	if (!l2_simple(l, 'w', lines, 4, &n))
+		return false;
+	for (i = 0; i < n; i++)
+		if (sscanf(lines[i], "FOLLOWW state %d marker %llu first %lld lat_us %llu after %lld",
+			   &w->state, &w->marker, &w->first, &w->lat_us, &w->after) == 5)
+			return true;
+	return false;
+}
+
+/* The guest's clock set 1 s wrong, then a watch through the next disruption */
+static bool follow_arm(struct l2 *l)
+{
+	char lines[4][512];
+	int n;
+
+	return l2_simple(l, 'S', lines, 4, &n) && n && strstr(lines[0], "SKEW rc 0") &&
+	       l2_simple(l, 'W', lines, 4, &n);
+}
+
+/*
+ * Clock following (ptp_vmclock's 'follow' parameter), no daemon in the
+ * guest: its CLOCK_REALTIME is set 1 s wrong (as an unsynchronized clock
+ * goes wrong unnoticed), then a snapshot restore after E2E_FOLLOW_PAUSE (30)
+ * s: following off, the error stays (what a guest has today); on,
+ * ptp_vmclock steps CLOCK_REALTIME to the page, within 10 us of it
+ * (PTP_SYS_OFFSET_PRECISE in the guest, every ms: its CLOCK_REALTIME and
+ * the page at the same counter). The same through a live migration.
+ */
+static void follow_reads(struct l2 *l, const struct facts *f, bool ok)
+{
+	int pause = env_int("E2E_FOLLOW_PAUSE", 30), seen = 0, n;
+	long long off_off = 0, step_r = 0, step_m = 0, later = 0;
+	struct fwatch wr = {}, wm = {};
+	bool on, ok_off, ok_r, ok_m, st_r, st_m;
+	char lines[4][512];
+	struct restore rs;
+	struct live lv;
+
+	/* off: the restore keeps the wrong clock */
+	ok_off = ok && follow_arm(l) &&
+		 snapshot_restore(l, f, "", NULL, "[follow off]", pause, &rs) && rs.ok &&
+		 guest_offset(l, &off_off);
+	if (ok_off)
+		follow_watched(l, &wr);
+	on = ok_off && l2_simple(l, 'F', lines, 4, &n) && n &&
+	     strstr(lines[0], "FOLLOW on rc 0");
+	if (ok_off && !on && n)
+		ksft_print_msg("guest: %s\n", lines[0]);
+	/* on: the reader's next PHC read steps what the first restore left */
+	usleep(500000);
+	guest_step(l, &seen, &step_r);
+	ok_r = on && follow_arm(l) &&
+	       snapshot_restore(l, f, "", NULL, "[follow on]", pause, &rs) && rs.ok &&
+	       follow_watched(l, &wr) && guest_offset(l, &later);
+	st_r = ok_r && guest_step(l, &seen, &step_r);
+	ok_m = ok_r && follow_arm(l) &&
+	       live_migrate(l, f, "", "[follow on, live]", &lv, true) &&
+	       follow_watched(l, &wm);
+	st_m = ok_m && guest_step(l, &seen, &step_m);
+	if (on)
+		l2_simple(l, 'f', lines, 4, &n);
+	ksft_test_result(ok_off && off_off <= -900000000LL &&
+			 st_r && wr.state == 2 && llabs(wr.after) <= 10000 &&
+			 st_m && wm.state == 2 && llabs(wm.after) <= 10000,
+			 "clock following, no daemon in the guest, its CLOCK_REALTIME set 1 s back before each disruption; CLOCK_REALTIME - the page (PTP_SYS_OFFSET_PRECISE in the guest every ms): following off, %+lld ns after a restore after %d s; following on: restore: stepped %+lld ns%s, %+lld ns at the first reading after it, within 10 us %llu us later (%+lld ns)%s, %+lld ns at a later reading (the guest's own rate); live migration: stepped %+lld ns%s, %+lld ns at the first reading, within 10 us %llu us later (%+lld ns)%s\n",
+			 off_off, pause, step_r, st_r ? "" : " (NO STEP LOGGED)",
+			 wr.first, wr.lat_us, wr.after, wr.state == 2 ? "" : " (NEVER)",
+			 later, step_m, st_m ? "" : " (NO STEP LOGGED)",
+			 wm.first, wm.lat_us, wm.after, wm.state == 2 ? "" : " (NEVER)");
+}
+
+/* E2E_ONLY=caught or follow: that part alone, on a guest of its own */
+static void caught_run(bool follow)
+{
+	bool booted;
 	struct facts f = {};
 	struct snap s = {};
 	struct l2 l = {};
@@ -1644,7 +1767,11 @@ static void caught_run(void)
 	int n;
 
 	l.vmclock = true;
-	caught_reads(&l, &f, vmm_start(&l, 0, "", NULL, NULL) && l2_facts(&l, &f, &s));
+	booted = vmm_start(&l, 0, "", NULL, NULL) && l2_facts(&l, &f, &s);
+	if (follow)
+		follow_reads(&l, &f, booted);
+	else
+		caught_reads(&l, &f, booted);
 	if (l.v[l.cur].pid) {
 		l2_req(&l, 'q', lines, 1, &q, NULL);
 		n = vmm_wait(&l, &l.v[l.cur], 60000);
@@ -2610,6 +2737,8 @@ int main(int argc, char *argv[])
 	bool leap_only = only && !strcmp(only, "leap");
 	bool stress = only && !strcmp(only, "stress"), compat;
 	bool caught = only && !strcmp(only, "caught");
+	bool follow = (only && !strcmp(only, "follow")) ||
+		      (argc > 1 && !strcmp(argv[1], "--follow"));
 	int tai;
 
 	/* line by line: the bench VM's console shows how far it got */
@@ -2634,7 +2763,7 @@ int main(int argc, char *argv[])
 	if (demo)
 		ksft_set_plan(13);
 	else
-		ksft_set_plan(stress || caught ? 1 :
+		ksft_set_plan(stress || caught || follow ? 1 :
 			      leap_only ? LEAP_TESTS : 24 + LEAP_TESTS);
 
 	if (access(E2E_QEMU, X_OK) || access(E2E_DIR "/l2.gz", R_OK) ||
@@ -2651,8 +2780,8 @@ int main(int argc, char *argv[])
 		ksft_exit_fail_msg("KVM_CAP_VMCLOCK not reported\n");
 
 	tai = host_tai_setup();
-	if (caught) {
-		caught_run();
+	if (caught || follow) {
+		caught_run(follow);
 		host_tai_restore(tai);
 		ksft_finished();
 	}

@@ -28,6 +28,12 @@
  *      deletes meanwhile (see leap_record())
  *   B  read the PHC back to back from now on (burst()); b: stop, and say
  *      how many calls succeeded, failed with ETIMEDOUT, or otherwise
+ *   F  ptp_vmclock's clock following on (its module parameter); f: off
+ *   O  CLOCK_REALTIME against the page's UTC at the same counter reading
+ *      (PTP_SYS_OFFSET_PRECISE), in ns
+ *   S  set CLOCK_REALTIME 1 s back (a clock that went wrong unnoticed)
+ *   W  watch that offset every ms through the next disruption
+ *      (follow_watch()); w: stop, and say what it saw
  *   q  quit
  *   R  reset the guest 300 ms later (reboot(2)), for E2E_BREAK=reset
  * Each answer ends with "SNAP ...", a snapshot of the page mapped from
@@ -303,6 +309,10 @@ struct watch {
 	/* burst(): the PHC read back to back */
 	uint64_t burst_calls, burst_timedout, burst_fails, burst_caught;
 	int burst_err;
+	/* follow_watch(): the first marker change it saw since 'W' */
+	uint64_t fw_marker, fw_lat_ns;
+	int64_t fw_first, fw_after;
+	int fw_state;	/* 0 none, 1 seen, 2 within 10 us */
 	/* the reader */
 	volatile uint32_t armed;	/* the arm it has reset for */
 	uint64_t reads, fails, timedout;
@@ -651,6 +661,51 @@ static void burst(void)
 
 static pid_t burst_pid;
 
+static int64_t precise_offset(int *rc)
+{
+	struct ptp_sys_offset_precise xp;
+
+	memset(&xp, 0, sizeof(xp));
+	*rc = pfd < 0 || !clk ? -ENODEV :
+	      ioctl(pfd, PTP_SYS_OFFSET_PRECISE, &xp) ? -errno : 0;
+	if (*rc)
+		return 0;
+	return (int64_t)(xp.sys_realtime.sec - xp.device.sec -
+			 (int16_t)clk->tai_offset_sec) * 1000000000LL +
+	       (int64_t)xp.sys_realtime.nsec - xp.device.nsec;
+}
+
+/*
+ * 'W': CLOCK_REALTIME against the page every ms, from now on: at the first
+ * disruption marker change, the offset of its first reading and how long
+ * until the clock is within 10 us of the page ('w' stops and says).
+ */
+static void follow_watch(void)
+{
+	uint64_t marker = clk->disruption_marker, seen = 0;
+	int64_t off;
+	int rc;
+
+	for (;; usleep(1000)) {
+		off = precise_offset(&rc);
+		if (rc)
+			continue;
+		if (!wt->fw_state && clk->disruption_marker != marker) {
+			seen = mono_ns();
+			wt->fw_marker = clk->disruption_marker;
+			wt->fw_first = off;
+			wt->fw_state = 1;
+		}
+		if (wt->fw_state == 1 && llabs(off) <= 10000) {
+			wt->fw_lat_ns = mono_ns() - seen;
+			wt->fw_after = off;
+			wt->fw_state = 2;
+		}
+	}
+}
+
+static pid_t follow_pid;
+
 static void hyper_start(void)
 {
 	char name[64];
@@ -851,6 +906,42 @@ static bool handle(char c, unsigned long id)
 		    (unsigned long long)wt->burst_timedout,
 		    (unsigned long long)wt->burst_fails, wt->burst_err,
 		    (unsigned long long)wt->burst_caught);
+	} else if (c == 'F' || c == 'f') {
+		int fd = open("/sys/module/ptp_vmclock/parameters/follow", O_WRONLY);
+		int r = fd < 0 ? -errno : write(fd, c == 'F' ? "1" : "0", 1) == 1 ? 0 : -errno;
+
+		if (fd >= 0)
+			close(fd);
+		say("FOLLOW %s rc %d", c == 'F' ? "on" : "off", r);
+	} else if (c == 'O') {
+		int r;
+		long long off = precise_offset(&r);
+
+		say("OFFSET rc %d ns %lld", r, off);
+	} else if (c == 'S') {
+		struct timespec ts;
+		int r;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec--;
+		r = clock_settime(CLOCK_REALTIME, &ts) ? -errno : 0;
+		say("SKEW rc %d", r);
+	} else if (c == 'W' && pfd >= 0 && clk && !follow_pid) {
+		wt->fw_state = 0;
+		wt->fw_marker = wt->fw_lat_ns = 0;
+		wt->fw_first = wt->fw_after = 0;
+		follow_pid = spawn(follow_watch);
+	} else if (c == 'w') {
+		if (follow_pid) {
+			kill(follow_pid, SIGKILL);
+			waitpid(follow_pid, NULL, 0);
+			follow_pid = 0;
+		}
+		say("FOLLOWW state %d marker %llu first %lld lat_us %llu after %lld",
+		    wt->fw_state, (unsigned long long)wt->fw_marker,
+		    (long long)wt->fw_first,
+		    (unsigned long long)wt->fw_lat_ns / 1000,
+		    (long long)wt->fw_after);
 	} else if (c == 'l') {
 		leap_record();
 	} else if (c == 'q') {
