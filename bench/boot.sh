@@ -62,7 +62,12 @@ beat=$logf.beat mon=$BUILD/monitor-$variant.sock
 rm -f "$beat" "$mon"
 # The VM's RAM in a file (tmpfs): after a crash bench/kmsg.py reads from it what the
 # kernel logged but the console did not print. QEMU's reset log tells a triple fault.
-ram=/dev/shm/bench-ram-$variant-$$ qlog=$logf.qemu
+shm=/dev/shm
+[ -d "$shm" ] && [ -w "$shm" ] || shm=$BUILD
+for f in "$shm"/bench-ram-*; do   # left by a run that was killed
+	[ -e "$f" ] && ! kill -0 "${f##*-}" 2>/dev/null && rm -f "$f"
+done
+ram=$shm/bench-ram-$variant-$$ qlog=$logf.qemu
 rm -f "$qlog"
 trap 'rm -f "$ram"' EXIT
 rc=0
