@@ -1712,7 +1712,7 @@ static bool follow_arm(struct l2 *l)
  * (PTP_SYS_OFFSET_PRECISE in the guest, every ms: its CLOCK_REALTIME and
  * the page at the same counter). The same through a live migration.
  */
-static void follow_reads(struct l2 *l, const struct facts *f, bool ok)
+static void follow_reads(struct l2 *l, struct facts *f, bool ok)
 {
 	int pause = env_int("E2E_FOLLOW_PAUSE", 30), seen = 0, n;
 	long long off_pre = 0, off_off = 0, step_r = 0, step_m = 0, later = 0;
@@ -1720,7 +1720,9 @@ static void follow_reads(struct l2 *l, const struct facts *f, bool ok)
 	bool on, ok_off, ok_r, ok_m, st_r, st_m;
 	char lines[4][512];
 	struct restore rs;
+	struct snap s;
 	struct live lv;
+	int reports;
 
 	/* off: the restore keeps the wrong clock */
 	ok_off = ok && guest_offset(l, &off_pre) && follow_arm(l) &&
@@ -1739,9 +1741,22 @@ static void follow_reads(struct l2 *l, const struct facts *f, bool ok)
 	       snapshot_restore(l, f, "", NULL, "[follow on]", pause, &rs) && rs.ok &&
 	       follow_watched(l, &wr) && guest_offset(l, &later);
 	st_r = ok_r && guest_step(l, &seen, &step_r);
+	reports = l->reports;
 	ok_m = ok_r && follow_arm(l) &&
 	       live_migrate(l, f, "", "[follow on, live]", &lv, true) &&
 	       follow_watched(l, &wm);
+	/* the bench's known fault (see the top): once more, with a new guest */
+	if (ok_r && !ok_m && l2_known_reset(l, reports)) {
+		ksft_print_msg("KNOWN bench: [follow on, live] the nested guest reset itself, with no kernel report (seen on the base tree's KVM too: docs/bench.md); the live migration again with a new guest\n");
+		seen = 0;
+		ok_m = l2_reboot(l, f, &s) && l2_simple(l, 'F', lines, 4, &n) &&
+		       n && strstr(lines[0], "FOLLOW on rc 0");
+		usleep(500000);
+		guest_step(l, &seen, &step_m);
+		ok_m = ok_m && follow_arm(l) &&
+		       live_migrate(l, f, "", "[follow on, live, new guest]", &lv, true) &&
+		       follow_watched(l, &wm);
+	}
 	st_m = ok_m && guest_step(l, &seen, &step_m);
 	if (on)
 		l2_simple(l, 'f', lines, 4, &n);
