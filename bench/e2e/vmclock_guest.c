@@ -661,6 +661,16 @@ static void burst(void)
 
 static pid_t burst_pid;
 
+/* Stop a child of spawn(), if it runs */
+static void reap(pid_t *pid)
+{
+	if (*pid) {
+		kill(*pid, SIGKILL);
+		waitpid(*pid, NULL, 0);
+		*pid = 0;
+	}
+}
+
 static int64_t precise_offset(int *rc)
 {
 	struct ptp_sys_offset_precise xp;
@@ -896,11 +906,7 @@ static bool handle(char c, unsigned long id)
 		wt->burst_err = 0;
 		burst_pid = spawn(burst);
 	} else if (c == 'b') {
-		if (burst_pid) {
-			kill(burst_pid, SIGKILL);
-			waitpid(burst_pid, NULL, 0);
-			burst_pid = 0;
-		}
+		reap(&burst_pid);
 		say("BURST calls %llu timedout %llu fails %llu err %d caught %llu",
 		    (unsigned long long)wt->burst_calls,
 		    (unsigned long long)wt->burst_timedout,
@@ -932,11 +938,7 @@ static bool handle(char c, unsigned long id)
 		wt->fw_first = wt->fw_after = 0;
 		follow_pid = spawn(follow_watch);
 	} else if (c == 'w') {
-		if (follow_pid) {
-			kill(follow_pid, SIGKILL);
-			waitpid(follow_pid, NULL, 0);
-			follow_pid = 0;
-		}
+		reap(&follow_pid);
 		say("FOLLOWW state %d marker %llu first %lld lat_us %llu after %lld",
 		    wt->fw_state, (unsigned long long)wt->fw_marker,
 		    (long long)wt->fw_first,
